@@ -1,0 +1,51 @@
+"""Regenerate the uv.lock files the template ships, one per web interface.
+
+A shipped lock makes a bake fast and offline (no resolution at bake time). The
+template's tests fail when a lock no longer matches the baked pyproject.toml; then run
+`python3 dev.py lock`, which calls this.
+"""
+
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from cookiecutter.main import cookiecutter
+
+TEMPLATE = Path(__file__).resolve().parent.parent
+PROJECT_DIR = TEMPLATE / "{{cookiecutter.project_slug}}"
+PLACEHOLDER_SLUG = "lockfile_placeholder"
+INTERFACES = ("wsgi", "asgi")
+
+
+def lock_path(interface: str) -> Path:
+    return PROJECT_DIR / f'{{% if cookiecutter.web_interface == "{interface}" %}}uv.lock{{% endif %}}'
+
+
+def regenerate(interface: str, uv: str) -> None:
+    with tempfile.TemporaryDirectory() as output:
+        baked = Path(
+            cookiecutter(
+                str(TEMPLATE),
+                no_input=True,
+                output_dir=output,
+                extra_context={"project_slug": PLACEHOLDER_SLUG, "web_interface": interface},
+            )
+        )
+        (baked / "uv.lock").unlink()
+        subprocess.run([uv, "lock", "--quiet"], cwd=baked, check=True)
+        text = (baked / "uv.lock").read_text()
+    name = PLACEHOLDER_SLUG.replace("_", "-")
+    if text.count(f'name = "{name}"') != 1:
+        sys.exit(f"expected the project's own entry once in the {interface} lock")
+    lock_path(interface).write_text(
+        text.replace(f'name = "{name}"', 'name = "{{ cookiecutter.project_slug | replace("_", "-") }}"')
+    )
+    print(f"wrote {lock_path(interface).relative_to(TEMPLATE)}")
+
+
+if __name__ == "__main__":
+    uv = os.environ.get("UV", "uv")
+    for interface in INTERFACES:
+        regenerate(interface, uv)

@@ -1,0 +1,449 @@
+"""Build, inspect and run the baked project's image with buildah, without a Docker engine.
+
+CI machines for this template have no Docker daemon and reach no container registry, so the
+container tests build on a local Debian trixie base made with debootstrap and run images with
+`buildah run --isolation chroot --network host`. docs/containers.md says what this runtime does
+and does not do like Docker (signals, PID 1, read-only root) and how long each step takes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tarfile
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+REQUIRED_TOOLS = ("buildah", "debootstrap")
+INSTALL_HINT = "run .ci/install-container-tools (as root)"
+
+# The stand-in for python:3.13-slim-trixie. Changing the recipe changes the tag, so a machine
+# never runs tests on a base built by an older recipe.
+BASE_SUITE = "trixie"
+BASE_PACKAGES = ("python3", "python3-venv", "python-is-python3", "ca-certificates")
+BASE_MIRROR = "http://deb.debian.org/debian"
+# The host bundle replaces Debian's inside the base: on these machines PyPI is reached through
+# a TLS-intercepting proxy whose CA only the host trusts. uv ignores the system store unless
+# SSL_CERT_FILE points at it, pip (patched by Debian) reads it anyway.
+HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+BASE_ENV = {
+    "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    "LANG": "C.UTF-8",
+    "SSL_CERT_FILE": str(HOST_CA_BUNDLE),
+}
+_BASE_RECIPE = json.dumps([BASE_SUITE, BASE_PACKAGES, BASE_MIRROR, BASE_ENV, 1])
+BASE_IMAGE = (
+    "localhost/twelve-factor-django/python:3.13-"
+    f"{BASE_SUITE}-{hashlib.sha256(_BASE_RECIPE.encode()).hexdigest()[:8]}"
+)
+CACHE_DIR = (
+    Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "twelve-factor-django"
+)
+
+# Paths buildah itself bind-mounts over or creates in every container; the app did not write them.
+_RUNTIME_PATHS = frozenset(
+    {"/run", "/run/.containerenv", "/etc/hosts", "/etc/hostname", "/etc/resolv.conf"}
+)
+_EXIT_LINE = re.compile(r"^subprocess exited (?:with status (\d+)|on (.+))$")
+_SIGNALS_BY_GO_NAME = {
+    (signal.strsignal(sig) or "").lower(): sig for sig in signal.valid_signals()
+}
+
+
+class ContainerError(RuntimeError):
+    """A buildah step failed; the message carries the command and the tail of its output."""
+
+
+def require_tools() -> None:
+    """Raise ContainerError naming the missing tools, so the caller can skip or fail with it."""
+    missing = [tool for tool in REQUIRED_TOOLS if shutil.which(tool) is None]
+    if missing:
+        raise ContainerError(f"missing {', '.join(missing)}: {INSTALL_HINT}")
+
+
+def _run(*argv: str, input_path: Path | None = None) -> str:
+    """Run a command, return its stdout, raise ContainerError with its output on failure."""
+    with open(input_path or os.devnull, "rb") as stdin:
+        completed = subprocess.run(argv, stdin=stdin, capture_output=True, text=True)
+    if completed.returncode != 0:
+        output = (completed.stdout + completed.stderr)[-4000:]
+        raise ContainerError(f"{' '.join(argv)} exited {completed.returncode}:\n{output}")
+    return completed.stdout.strip()
+
+
+def image_exists(image: str) -> bool:
+    """Say whether the image is in buildah's local store (no registry is ever asked)."""
+    completed = subprocess.run(
+        ["buildah", "inspect", "--type", "image", image], capture_output=True
+    )
+    return completed.returncode == 0
+
+
+def ensure_base_image() -> str:
+    """Return the local base image reference, building it once per machine.
+
+    debootstrap takes ~40 s, so its output is kept as a tarball in CACHE_DIR: after the buildah
+    store is wiped, re-importing takes ~5 s. A file lock makes parallel test workers wait for
+    one builder instead of all running debootstrap.
+    """
+    CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    with open(CACHE_DIR / "base-image.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if image_exists(BASE_IMAGE):
+            return BASE_IMAGE
+        started = time.monotonic()
+        tarball = CACHE_DIR / f"rootfs-{BASE_IMAGE.rsplit(':', 1)[1]}.tar"
+        if not tarball.exists():
+            _debootstrap_tarball(tarball)
+        _import_rootfs(tarball, BASE_IMAGE)
+        print(f"base image {BASE_IMAGE} ready in {time.monotonic() - started:.1f} s")
+        return BASE_IMAGE
+
+
+def _debootstrap_tarball(tarball: Path) -> None:
+    """Make a minimal trixie root filesystem with Python and pack it into `tarball`."""
+    with tempfile.TemporaryDirectory(dir=CACHE_DIR) as workdir:
+        rootfs = Path(workdir) / "rootfs"
+        _run(
+            "debootstrap", "--variant=minbase", f"--include={','.join(BASE_PACKAGES)}",
+            BASE_SUITE, str(rootfs), BASE_MIRROR,
+        )
+        shutil.copyfile(HOST_CA_BUNDLE, rootfs / HOST_CA_BUNDLE.relative_to("/"))
+        # Like the official slim images: no apt lists or package cache, no host identity.
+        for leftover in ("var/lib/apt/lists", "var/cache/apt"):
+            shutil.rmtree(rootfs / leftover)
+            (rootfs / leftover).mkdir()
+        (rootfs / "etc/resolv.conf").write_text("")
+        (rootfs / "etc/hostname").unlink(missing_ok=True)
+        partial = Path(workdir) / "rootfs.tar"
+        _run("tar", "-C", str(rootfs), "--numeric-owner", "-cf", str(partial), ".")
+        partial.rename(tarball)
+
+
+def _import_rootfs(tarball: Path, image: str) -> None:
+    """Commit a root filesystem tarball as a one-layer image (buildah 1.28 has no `import`)."""
+    container = _run("buildah", "from", "--pull=never", "scratch")
+    try:
+        mountpoint = _run("buildah", "mount", container)
+        _run("tar", "-C", mountpoint, "--numeric-owner", "-xpf", str(tarball))
+        env_flags = [flag for key, value in BASE_ENV.items() for flag in ("--env", f"{key}={value}")]
+        _run("buildah", "config", *env_flags, "--cmd", "python3",
+             "--created-by", f"debootstrap {BASE_SUITE} {' '.join(BASE_PACKAGES)}", container)
+        _run("buildah", "commit", "--quiet", "--format", "docker", container, image)
+    finally:
+        subprocess.run(["buildah", "rm", container], capture_output=True)
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    image: str
+    seconds: float
+    size_bytes: int
+    log: str
+
+
+def build_image(
+    context_dir: Path | str,
+    tag: str,
+    build_args: Mapping[str, str] | None = None,
+    *,
+    dockerfile: Path | str | None = None,
+) -> BuildResult:
+    """Build a Dockerfile the way the tests need it, and time it.
+
+    `--format docker` because the OCI image format has no HEALTHCHECK (buildah drops it with a
+    warning); `--layers` so the option matrix shares cached steps; `--pull=never` so a base image
+    that was not overridden fails at once instead of trying a registry.
+    """
+    argv = ["buildah", "bud", "--isolation", "chroot", "--format", "docker", "--layers",
+            "--pull=never", "--tag", tag]
+    for key, value in (build_args or {}).items():
+        argv += ["--build-arg", f"{key}={value}"]
+    if dockerfile is not None:
+        argv += ["--file", str(dockerfile)]
+    argv.append(str(context_dir))
+    started = time.monotonic()
+    completed = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    seconds = time.monotonic() - started
+    if completed.returncode != 0:
+        raise ContainerError(f"build of {tag} failed:\n{completed.stdout[-6000:]}")
+    return BuildResult(tag, seconds, image_size(tag), completed.stdout)
+
+
+def inspect_image(image: str) -> dict[str, Any]:
+    """Return `buildah inspect --type image` as parsed JSON (config, manifest, history)."""
+    return json.loads(_run("buildah", "inspect", "--type", "image", image))
+
+
+def image_size(image: str) -> int:
+    """Return the uncompressed size in bytes (`buildah images` only prints "218 MB")."""
+    manifest = json.loads(inspect_image(image)["Manifest"])
+    return sum(layer["size"] for layer in manifest["layers"])
+
+
+@dataclass(frozen=True)
+class ImageConfig:
+    env: dict[str, str]
+    labels: dict[str, str]
+    user: str
+    entrypoint: list[str]
+    cmd: list[str]
+    workdir: str
+    healthcheck: dict[str, Any] | None
+    stop_signal: str
+    exposed_ports: list[str]
+
+
+def image_config(image: str) -> ImageConfig:
+    """Read the runtime configuration a container platform would apply to the image."""
+    config = inspect_image(image)["Docker"]["config"]
+    return ImageConfig(
+        env=dict(item.split("=", 1) for item in config.get("Env") or []),
+        labels=config.get("Labels") or {},
+        user=config.get("User") or "",
+        entrypoint=config.get("Entrypoint") or [],
+        cmd=config.get("Cmd") or [],
+        workdir=config.get("WorkingDir") or "",
+        healthcheck=config.get("Healthcheck"),
+        stop_signal=config.get("StopSignal") or "",
+        exposed_ports=sorted(config.get("ExposedPorts") or {}),
+    )
+
+
+def image_history(image: str) -> list[dict[str, Any]]:
+    """Return the history entries (`created_by` holds each instruction and RUN's build args)."""
+    return inspect_image(image)["History"]
+
+
+def iter_layer_files(image: str) -> Iterator[tuple[str, str, bytes]]:
+    """Yield (layer digest, path, content) for every regular file of every layer.
+
+    Upper layers can delete or overwrite files of lower ones; a secret in a lower layer still
+    ships, so every layer is read, not the final filesystem.
+    """
+    with tempfile.TemporaryDirectory(prefix="tfd-layers-") as export:
+        _run("buildah", "push", "--quiet", "--disable-compression", image, f"dir:{export}")
+        manifest = json.loads(Path(export, "manifest.json").read_text())
+        for layer in manifest["layers"]:
+            digest = layer["digest"]
+            with tarfile.open(Path(export, digest.split(":", 1)[1])) as archive:
+                for member in archive:
+                    content = archive.extractfile(member) if member.isfile() else None
+                    if content is not None:
+                        yield digest, "/" + member.name.removeprefix("./"), content.read()
+
+
+def find_in_image(image: str, needle: bytes) -> list[str]:
+    """List where `needle` appears: "config" (env, labels, history) and "<layer digest>:<path>"."""
+    places = []
+    if needle in json.dumps(inspect_image(image)).encode():
+        places.append("config")
+    for digest, path, content in iter_layer_files(image):
+        if needle in content:
+            places.append(f"{digest}:{path}")
+    return places
+
+
+def remove_image(tag: str) -> None:
+    """Remove an image and any working container still using it; missing is fine."""
+    subprocess.run(["buildah", "rmi", "--force", tag], capture_output=True)
+
+
+class RunningContainer:
+    """A command running in a working container; see run_container()."""
+
+    def __init__(self, name: str, rootfs: Path, process: subprocess.Popen[bytes], logs: Path):
+        self.name = name
+        self.rootfs = rootfs
+        self.process = process
+        self._logs = logs
+        self._pid: int | None = None
+        self._final_logs: dict[str, str] = {}
+        self.returncode: int | None = None
+
+    @property
+    def stdout(self) -> str:
+        return self._read_log("stdout")
+
+    @property
+    def stderr(self) -> str:
+        """The command's stderr, then buildah's own lines ("subprocess exited ...")."""
+        return self._read_log("stderr")
+
+    def _read_log(self, stream: str) -> str:
+        if stream in self._final_logs:
+            return self._final_logs[stream]
+        return (self._logs / stream).read_text(errors="replace")
+
+    @property
+    def pid(self) -> int:
+        """The host pid of the image's command, the process Docker would run as PID 1.
+
+        buildah does not forward signals: killing buildah, buildah-chroot-runtime or
+        buildah-chroot-exec SIGKILLs the command. The command is the child of
+        buildah-chroot-exec whose executable is no longer buildah's.
+        """
+        deadline = time.monotonic() + 10
+        while self._pid is None:
+            self._pid = _find_command_pid(self.process.pid)
+            if self._pid is None:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    raise ContainerError(f"command of {self.name} not running:\n{self.stderr}")
+                time.sleep(0.02)
+        return self._pid
+
+    def send_signal(self, sig: int) -> None:
+        os.kill(self.pid, sig)
+
+    def wait(self, timeout: float) -> int:
+        """Wait for the command to end and return its exit status (-N if killed by signal N)."""
+        buildah_status = self.process.wait(timeout)
+        self.returncode = _command_status(self.stderr, buildah_status)
+        return self.returncode
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
+        """Signal the command as a platform would, and return its exit status."""
+        self.send_signal(sig)
+        try:
+            return self.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self._kill()
+            raise
+
+    def changed_files(self) -> list[str]:
+        """List paths the container wrote, deleted or created outside /tmp and /dev/shm.
+
+        Reads the overlay upper directory of the working container, so it sees every write
+        since `buildah from`, including ones at shutdown. Directories only count when empty
+        (a new directory); a file written below a directory is listed itself.
+        """
+        upper = self.rootfs.parent / "diff"
+        if not upper.is_dir():
+            raise ContainerError(f"no overlay upper directory at {upper}: storage driver?")
+        changed = []
+        for directory, subdirs, files in os.walk(upper):
+            relative = "/" + os.path.relpath(directory, upper).removeprefix(".").lstrip("/")
+            entries = [os.path.join(relative, name) for name in files]
+            if not subdirs and not files:
+                entries.append(relative)
+            changed += [path for path in entries if path not in _RUNTIME_PATHS]
+        return sorted(p for p in changed if not p.startswith(("/tmp/", "/dev/shm/")))
+
+    def _kill(self) -> None:
+        if self.process.poll() is None:
+            pid = _find_command_pid(self.process.pid)
+            os.kill(pid or self.process.pid, signal.SIGKILL if pid else signal.SIGTERM)
+            self.process.wait(10)
+
+
+def _find_command_pid(buildah_pid: int) -> int | None:
+    with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+        buildah_exe = os.readlink(f"/proc/{buildah_pid}/exe")
+        pending = [buildah_pid]
+        while pending:
+            pid = pending.pop()
+            children = [
+                int(child)
+                for task in os.listdir(f"/proc/{pid}/task")
+                for child in Path(f"/proc/{pid}/task/{task}/children").read_text().split()
+            ]
+            if Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"buildah-chroot-exec\0"):
+                for child in children:
+                    if os.readlink(f"/proc/{child}/exe") != buildah_exe:
+                        return child
+                return None
+            pending += children
+    return None
+
+
+def _command_status(stderr: str, buildah_status: int) -> int:
+    """Read the command's own status from buildah's last stderr lines.
+
+    buildah exits 1 when the command dies from a signal, and 2 after the read-only run's
+    cleanup panic, but first prints "subprocess exited with status N" or "... on <signal>".
+    """
+    for line in stderr.splitlines()[-40:]:
+        match = _EXIT_LINE.match(line.strip())
+        if match and match[1] is not None:
+            return int(match[1])
+        if match and match[2] in _SIGNALS_BY_GO_NAME:
+            return -_SIGNALS_BY_GO_NAME[match[2]]
+    return buildah_status
+
+
+@contextlib.contextmanager
+def run_container(
+    image: str,
+    command: Sequence[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    *,
+    read_only: bool = False,
+    tmpfs: Sequence[str] = ("/tmp",),
+) -> Iterator[RunningContainer]:
+    """Run the image's command (or `command`, which replaces CMD like `docker run IMAGE CMD`).
+
+    The container shares the host network, so a server must be told (through `env`) to listen
+    on a free loopback port. With `read_only`, the root filesystem is read-only and `tmpfs`
+    paths are writable, as with `docker run --read-only --tmpfs /tmp`. The working container is
+    removed whatever happens.
+    """
+    config = image_config(image)
+    argv = [*config.entrypoint, *(command if command is not None else config.cmd)]
+    if not argv:
+        raise ContainerError(f"{image} has no ENTRYPOINT or CMD and no command was given")
+    name = f"tfd-{uuid.uuid4().hex[:12]}"
+    _run("buildah", "from", "--pull=never", "--name", name, image)
+    rootfs: Path | None = None
+    try:
+        rootfs = Path(_run("buildah", "mount", name))
+        if read_only:
+            _make_read_only(rootfs, [*tmpfs, config.workdir or "/"])
+        flags = [flag for key, value in (env or {}).items() for flag in ("--env", f"{key}={value}")]
+        flags += [flag for path in tmpfs for flag in ("--mount", f"type=tmpfs,destination={path}")]
+        with tempfile.TemporaryDirectory(prefix="tfd-run-") as logs:
+            with open(Path(logs, "stdout"), "wb") as out, open(Path(logs, "stderr"), "wb") as err:
+                process = subprocess.Popen(
+                    ["buildah", "run", "--isolation", "chroot", "--network", "host", *flags,
+                     name, "--", *argv],
+                    stdin=subprocess.DEVNULL, stdout=out, stderr=err, start_new_session=True,
+                )
+            container = RunningContainer(name, rootfs, process, Path(logs))
+            try:
+                yield container
+            finally:
+                container._kill()
+                # Keep the logs readable after the block, for assertion messages.
+                container._final_logs = {s: container._read_log(s) for s in ("stdout", "stderr")}
+    finally:
+        if read_only and rootfs is not None:
+            subprocess.run(["mount", "-o", "remount,rw", str(rootfs)], capture_output=True)
+        subprocess.run(["buildah", "rm", name], capture_output=True)
+
+
+def _make_read_only(rootfs: Path, directories: Sequence[str]) -> None:
+    """Remount the container's overlay read-only, after creating what `buildah run` must create.
+
+    buildah 1.28 has no --read-only. It bind-mounts /etc/hosts, /etc/hostname,
+    /etc/resolv.conf and /run/.containerenv and fails if it cannot create those targets.
+    """
+    for directory in directories:
+        (rootfs / directory.lstrip("/")).mkdir(parents=True, exist_ok=True)
+    for target in _RUNTIME_PATHS - {"/run"}:
+        path = rootfs / target.lstrip("/")
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch()
+    _run("mount", "-o", "remount,ro", str(rootfs))

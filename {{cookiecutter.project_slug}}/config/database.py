@@ -1,0 +1,53 @@
+"""The database connection, from DATABASE_URL, with settings chosen for resilience.
+
+https://docs.djangoproject.com/en/6.1/ref/databases/#connection-pool
+"""
+
+import atexit
+
+import dj_database_url
+from django.conf import settings
+from django.db import connections
+from psycopg_pool import ConnectionPool
+
+from config.env import Env
+
+# Wait this long for a free pooled connection, then fail the request rather than
+# queue it past a platform router's 30 s timeout.
+POOL_CHECKOUT_TIMEOUT = 10
+
+
+def database_settings(env: Env) -> dict:
+    """Django's DATABASES["default"].
+
+    Postgres connections come from a bounded pool per process: persistent like
+    CONN_MAX_AGE, but a process never holds more than DATABASE_POOL_MAX_SIZE of them,
+    however many threads or async tasks it runs (the ASGI interface's classic leak).
+    """
+    database = dj_database_url.parse(env.DATABASE_URL.get_secret_value())
+    if database["ENGINE"] != "django.db.backends.postgresql":
+        return database
+    database["OPTIONS"] = {
+        "connect_timeout": env.DATABASE_CONNECT_TIMEOUT,
+        # A stuck query fails with an error instead of holding a worker.
+        "options": f"-c statement_timeout={env.DATABASE_STATEMENT_TIMEOUT}",
+        "pool": {
+            "min_size": 1,
+            "max_size": env.DATABASE_POOL_MAX_SIZE,
+            "timeout": POOL_CHECKOUT_TIMEOUT,
+            # A connection broken by a database restart is replaced, not handed out.
+            "check": ConnectionPool.check_connection,
+        },
+    }
+    return database
+
+
+@atexit.register
+def close_pools() -> None:
+    """Left to the interpreter's shutdown, each pool thread takes 5 s to stop, and a
+    worker told to exit would overrun the platform's kill deadline."""
+    if not settings.configured:  # the settings never loaded: no pool exists
+        return
+    for connection in connections.all(initialized_only=True):
+        if getattr(connection, "pool", None) is not None:
+            connection.close_pool()

@@ -1,0 +1,59 @@
+"""Gunicorn settings, read from the validated environment (config/env.py).
+
+Loading the environment here makes a misconfigured server exit before it binds its
+port, with the list of problems, instead of failing in every worker.
+https://docs.gunicorn.org/en/stable/settings.html
+"""
+
+import os
+import sys
+
+from config.env import load
+from config.logs import logging_config
+
+if os.environ.get("DJANGO_BUILD") == "1":
+    sys.exit("DJANGO_BUILD=1 is for the image build's collectstatic; unset it to serve.")
+
+env = load()
+
+{% if cookiecutter.web_interface == "wsgi" -%}
+wsgi_app = "config.wsgi:application"
+# Threads let a process overlap requests that wait on the database or the network;
+# processes add CPU parallelism.
+worker_class = "gthread"
+threads = env.WEB_THREADS
+{%- else -%}
+wsgi_app = "config.asgi:application"
+worker_class = "uvicorn_worker.UvicornWorker"
+{%- endif %}
+workers = env.WEB_CONCURRENCY
+
+# All interfaces: in a container or on a platform the router reaches us from outside.
+bind = f"0.0.0.0:{env.PORT}"
+
+# A worker that does not report for this long is stuck and gets replaced.
+timeout = env.WEB_TIMEOUT
+# On SIGTERM, in-flight requests get this long to finish. Platforms kill the process
+# 30 s after SIGTERM (Heroku, Kubernetes' default grace period); 25 s leaves the
+# master time to reap its workers and exit 0 first.
+graceful_timeout = 25
+# Longer than the idle timeout of the load balancer in front (60 s on AWS ALB), so it
+# is always the balancer that closes an idle connection, never us mid-request.
+keepalive = 75
+
+# Worker heartbeats are file writes: on tmpfs they cannot stall on a slow disk, and
+# they work with a read-only root filesystem.
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
+
+# X-Forwarded-Proto is believed only from these addresses.
+forwarded_allow_ips = env.FORWARDED_ALLOW_IPS
+
+# Access and error logs join the application's stream on stdout.
+accesslog = "-"
+access_log_format = '%(h)s "%(r)s" %(s)s %(B)s %(D)sus "%(a)s" %({x-request-id}o)s'
+loglevel = env.LOG_LEVEL.lower()
+logconfig_dict = logging_config(env.LOG_LEVEL, env.LOG_FORMAT)
+
+
+def when_ready(server):
+    server.log.info("Serving release %s on port %s", env.GIT_REVISION, env.PORT)

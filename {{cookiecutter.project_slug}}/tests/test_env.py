@@ -1,0 +1,112 @@
+"""The environment is validated before anything serves, and documented where people look."""
+
+import re
+
+import dj_database_url
+import pytest
+from pydantic import ValidationError
+
+from config.env import BASE_DIR, Env, describe_problems, example_file, markdown_table
+from tests.conftest import run_python
+
+STRONG_KEY = "k7Gq2vXz9LmP4wRt8YbN3cJh6FdS1aQe5UoI0pKlZxCvBnMgT-Wd"
+
+
+def problems(**environ: str) -> str:
+    """The message a process would print for this environment (no .env file read)."""
+    with pytest.raises(ValidationError) as error:
+        Env(_env_file=None, **environ)
+    return describe_problems(error.value)
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch):
+    for name in Env.model_fields:
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_missing_required_variables_are_all_named_in_one_message():
+    message = problems()
+    assert "DJANGO_SECRET_KEY: is required but not set" in message
+    assert "DATABASE_URL: is required but not set" in message
+    assert "ALLOWED_HOSTS: must name at least one host when DEBUG is off" in message
+    assert message.startswith("Configuration error: 3 environment variables")
+
+
+def test_every_invalid_value_is_reported_without_echoing_it():
+    message = problems(
+        DJANGO_SECRET_KEY="django-insecure-abcdefghijklmnopqrstuvwxyz0123456789abcdefgh",
+        DEBUG="maybe",
+        DATABASE_URL="mysql://user:hunter2@db/app",
+        PORT="eighty",
+        LOG_FORMAT="xml",
+    )
+    for name in ("DJANGO_SECRET_KEY", "DEBUG", "DATABASE_URL", "PORT", "LOG_FORMAT"):
+        assert re.search(rf"^  {name}: ", message, re.MULTILINE), message
+    assert "hunter2" not in message
+    assert "django-insecure-abc" not in message
+    assert "maybe" not in message
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("localhost/app", "must start with one of"),
+        ("postgres://db.internal:5432", "must name a database"),
+        ("postgres:///app", "must name a host"),
+    ],
+)
+def test_unusable_database_urls_are_refused(url, reason):
+    message = problems(DJANGO_SECRET_KEY=STRONG_KEY, ALLOWED_HOSTS="a.example", DATABASE_URL=url)
+    assert f"DATABASE_URL: {reason}" in message
+
+
+@pytest.mark.parametrize("key", ["short", "a" * 60, "django-insecure-" + STRONG_KEY])
+def test_weak_secret_keys_are_refused(key):
+    message = problems(DJANGO_SECRET_KEY=key, DATABASE_URL="sqlite:///db", ALLOWED_HOSTS="a.b")
+    assert "DJANGO_SECRET_KEY:" in message
+    assert key not in message
+
+
+def test_debug_is_off_unless_set():
+    env = Env(
+        _env_file=None,
+        DJANGO_SECRET_KEY=STRONG_KEY,
+        DATABASE_URL="sqlite:///db",
+        ALLOWED_HOSTS="a.b",
+    )
+    assert env.DEBUG is False
+
+
+def test_a_password_with_url_special_characters_reaches_the_database_intact():
+    env = Env(
+        _env_file=None,
+        DJANGO_SECRET_KEY=STRONG_KEY,
+        ALLOWED_HOSTS="a.b",
+        DATABASE_URL="postgres://app:p%40ss%2Fw%3Ard%23@db.internal:5432/app",
+    )
+    parsed = dj_database_url.parse(env.DATABASE_URL.get_secret_value())
+    assert parsed["PASSWORD"] == "p@ss/w:rd#"
+    assert parsed["HOST"] == "db.internal"
+
+
+def test_a_serving_process_refuses_to_start_and_lists_every_bad_variable(production_env):
+    environ = production_env | {
+        "DEBUG": "maybe",
+        "DATABASE_URL": "mysql://u:hunter2@h/d",
+        "PORT": "x",
+    }
+    result = run_python("import django; django.setup()", environ)
+    assert result.returncode != 0
+    for name in ("DEBUG", "DATABASE_URL", "PORT"):
+        assert f"  {name}: " in result.stderr
+    assert "hunter2" not in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr
+
+
+def test_env_example_documents_exactly_the_schema():
+    assert (BASE_DIR / ".env.example").read_text() == example_file()
+
+
+def test_readme_table_lists_exactly_the_schema():
+    assert markdown_table() in (BASE_DIR / "README.md").read_text()

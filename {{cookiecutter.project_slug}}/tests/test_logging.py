@@ -1,0 +1,76 @@
+"""Logs are one stream of JSON lines, and a server error's traceback is in it."""
+
+import json
+import logging
+import sys
+
+import pytest
+
+from config.logs import JsonFormatter, RequestIdFilter
+from config.requestid import _request_id
+
+
+def formatted(record: logging.LogRecord) -> dict:
+    RequestIdFilter().filter(record)
+    line = JsonFormatter().format(record)
+    assert "\n" not in line
+    return json.loads(line)
+
+
+def test_a_log_line_is_one_json_object_with_the_request_id():
+    token = _request_id.set("req-12345678")
+    try:
+        record = logging.makeLogRecord(
+            {"name": "shop", "levelname": "INFO", "msg": "paid %s", "args": ("42",)}
+        )
+        event = formatted(record)
+    finally:
+        _request_id.reset(token)
+    assert event["message"] == "paid 42"
+    assert event["request_id"] == "req-12345678"
+    assert event["level"] == "INFO"
+
+
+def test_a_traceback_stays_inside_its_json_line():
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        record = logging.makeLogRecord(
+            {"name": "x", "levelname": "ERROR", "msg": "failed", "exc_info": sys.exc_info()}
+        )
+    event = formatted(record)
+    assert "ValueError: boom" in event["exc_info"]
+
+
+def test_access_log_lines_carry_structured_fields():
+    atoms = {
+        "m": "GET",
+        "U": "/healthz",
+        "s": "200",
+        "D": "1500",
+        "B": "31",
+        "h": "10.0.0.1",
+        "a": "probe",
+        "{x-request-id}o": "abc",
+    }
+    record = logging.makeLogRecord(
+        {"name": "gunicorn.access", "levelname": "INFO", "msg": "%(m)s %(U)s", "args": (atoms,)}
+    )
+    record.args = atoms
+    event = formatted(record)
+    assert event["status"] == 200
+    assert event["path"] == "/healthz"
+    assert event["duration_ms"] == 1.5
+    assert event["request_id"] == "abc"
+
+
+@pytest.mark.urls("tests.error_urls")
+def test_a_server_error_logs_its_traceback_and_shows_a_generic_page(client, caplog, settings):
+    settings.DEBUG = False
+    client.raise_request_exception = False
+    response = client.get("/broken/", headers={"host": settings.ALLOWED_HOSTS[0]}, secure=True)
+    assert response.status_code == 500
+    assert b"the database schema" not in response.content
+    errors = [record for record in caplog.records if record.name == "django.request"]
+    assert errors
+    assert errors[0].exc_info[0] is RuntimeError
