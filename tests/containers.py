@@ -57,9 +57,7 @@ _RUNTIME_PATHS = frozenset(
     {"/run", "/run/.containerenv", "/etc/hosts", "/etc/hostname", "/etc/resolv.conf"}
 )
 _EXIT_LINE = re.compile(r"^subprocess exited (?:with status (\d+)|on (.+))$")
-_SIGNALS_BY_GO_NAME = {
-    (signal.strsignal(sig) or "").lower(): sig for sig in signal.valid_signals()
-}
+_SIGNALS_BY_GO_NAME = {(signal.strsignal(sig) or "").lower(): sig for sig in signal.valid_signals()}
 
 
 class ContainerError(RuntimeError):
@@ -67,10 +65,15 @@ class ContainerError(RuntimeError):
 
 
 def require_tools() -> None:
-    """Raise ContainerError naming the missing tools, so the caller can skip or fail with it."""
+    """Raise ContainerError saying what is missing, so the caller can skip or fail with it.
+
+    Root is needed too: debootstrap, buildah's chroot isolation and the read-only remount.
+    """
     missing = [tool for tool in REQUIRED_TOOLS if shutil.which(tool) is None]
     if missing:
         raise ContainerError(f"missing {', '.join(missing)}: {INSTALL_HINT}")
+    if os.geteuid() != 0:
+        raise ContainerError("container tests need root (debootstrap, buildah chroot, mount)")
 
 
 def _run(*argv: str, input_path: Path | None = None) -> str:
@@ -117,8 +120,12 @@ def _debootstrap_tarball(tarball: Path) -> None:
     with tempfile.TemporaryDirectory(dir=CACHE_DIR) as workdir:
         rootfs = Path(workdir) / "rootfs"
         _run(
-            "debootstrap", "--variant=minbase", f"--include={','.join(BASE_PACKAGES)}",
-            BASE_SUITE, str(rootfs), BASE_MIRROR,
+            "debootstrap",
+            "--variant=minbase",
+            f"--include={','.join(BASE_PACKAGES)}",
+            BASE_SUITE,
+            str(rootfs),
+            BASE_MIRROR,
         )
         shutil.copyfile(HOST_CA_BUNDLE, rootfs / HOST_CA_BUNDLE.relative_to("/"))
         # Like the official slim images: no apt lists or package cache, no host identity.
@@ -138,9 +145,19 @@ def _import_rootfs(tarball: Path, image: str) -> None:
     try:
         mountpoint = _run("buildah", "mount", container)
         _run("tar", "-C", mountpoint, "--numeric-owner", "-xpf", str(tarball))
-        env_flags = [flag for key, value in BASE_ENV.items() for flag in ("--env", f"{key}={value}")]
-        _run("buildah", "config", *env_flags, "--cmd", "python3",
-             "--created-by", f"debootstrap {BASE_SUITE} {' '.join(BASE_PACKAGES)}", container)
+        env_flags = [
+            flag for key, value in BASE_ENV.items() for flag in ("--env", f"{key}={value}")
+        ]
+        _run(
+            "buildah",
+            "config",
+            *env_flags,
+            "--cmd",
+            "python3",
+            "--created-by",
+            f"debootstrap {BASE_SUITE} {' '.join(BASE_PACKAGES)}",
+            container,
+        )
         _run("buildah", "commit", "--quiet", "--format", "docker", container, image)
     finally:
         subprocess.run(["buildah", "rm", container], capture_output=True)
@@ -167,16 +184,27 @@ def build_image(
     warning); `--layers` so the option matrix shares cached steps; `--pull=never` so a base image
     that was not overridden fails at once instead of trying a registry.
     """
-    argv = ["buildah", "bud", "--isolation", "chroot", "--format", "docker", "--layers",
-            "--pull=never", "--tag", tag]
+    argv = [
+        "buildah",
+        "bud",
+        "--isolation",
+        "chroot",
+        "--format",
+        "docker",
+        "--layers",
+        "--pull=never",
+        "--tag",
+        tag,
+    ]
     for key, value in (build_args or {}).items():
         argv += ["--build-arg", f"{key}={value}"]
     if dockerfile is not None:
         argv += ["--file", str(dockerfile)]
     argv.append(str(context_dir))
     started = time.monotonic()
-    completed = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
+    completed = subprocess.run(
+        argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     seconds = time.monotonic() - started
     if completed.returncode != 0:
         raise ContainerError(f"build of {tag} failed:\n{completed.stdout[-6000:]}")
@@ -265,14 +293,23 @@ def remove_image(tag: str) -> None:
 class RunningContainer:
     """A command running in a working container; see run_container()."""
 
-    def __init__(self, name: str, rootfs: Path, process: subprocess.Popen[bytes], logs: Path):
+    def __init__(
+        self,
+        name: str,
+        rootfs: Path,
+        process: subprocess.Popen[bytes],
+        logs: Path,
+        writable: Sequence[str],
+    ):
         self.name = name
         self.rootfs = rootfs
         self.process = process
+        self.returncode: int | None = None
+        self.strays: list[str] = []
         self._logs = logs
+        self._writable = writable
         self._pid: int | None = None
         self._final_logs: dict[str, str] = {}
-        self.returncode: int | None = None
 
     @property
     def stdout(self) -> str:
@@ -290,10 +327,10 @@ class RunningContainer:
 
     @property
     def pid(self) -> int:
-        """The host pid of the image's command, the process Docker would run as PID 1.
+        """The host pid of the image's command: the process Docker would run as PID 1.
 
-        buildah does not forward signals: killing buildah, buildah-chroot-runtime or
-        buildah-chroot-exec SIGKILLs the command. The command is the child of
+        Signal this one. buildah forwards no signal: SIGTERM to buildah, buildah-chroot-runtime
+        or buildah-chroot-exec kills the command with SIGKILL. The command is the child of
         buildah-chroot-exec whose executable is no longer buildah's.
         """
         deadline = time.monotonic() + 10
@@ -309,9 +346,15 @@ class RunningContainer:
         os.kill(self.pid, sig)
 
     def wait(self, timeout: float) -> int:
-        """Wait for the command to end and return its exit status (-N if killed by signal N)."""
+        """Wait for the command to end and return its exit status (-N if killed by signal N).
+
+        Processes the command started and left behind are listed in `strays`, then killed, as
+        the end of PID 1 would kill them under Docker. A shell CMD that does not `exec` the
+        server shows up here: SIGTERM ends the shell and the server lives on.
+        """
         buildah_status = self.process.wait(timeout)
         self.returncode = _command_status(self.stderr, buildah_status)
+        self.strays = _kill_process_group(self.process.pid)
         return self.returncode
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
@@ -320,33 +363,43 @@ class RunningContainer:
         try:
             return self.wait(timeout)
         except subprocess.TimeoutExpired:
-            self._kill()
+            self._finish()
             raise
 
     def changed_files(self) -> list[str]:
-        """List paths the container wrote, deleted or created outside /tmp and /dev/shm.
+        """List paths the container created, changed or deleted outside its tmpfs mounts.
 
-        Reads the overlay upper directory of the working container, so it sees every write
-        since `buildah from`, including ones at shutdown. Directories only count when empty
-        (a new directory); a file written below a directory is listed itself.
+        Reads the overlay upper directory of the working container (and, when read-only, the
+        directory standing in for /run), so it sees every write since `buildah from`, including
+        writes at shutdown. A directory counts only when empty: a file below it is listed itself.
         """
         upper = self.rootfs.parent / "diff"
         if not upper.is_dir():
             raise ContainerError(f"no overlay upper directory at {upper}: storage driver?")
+        trees = [(upper, "/")]
+        if (self._logs / "run").is_dir():
+            trees.append((self._logs / "run", "/run"))
         changed = []
-        for directory, subdirs, files in os.walk(upper):
-            relative = "/" + os.path.relpath(directory, upper).removeprefix(".").lstrip("/")
-            entries = [os.path.join(relative, name) for name in files]
-            if not subdirs and not files:
-                entries.append(relative)
-            changed += [path for path in entries if path not in _RUNTIME_PATHS]
-        return sorted(p for p in changed if not p.startswith(("/tmp/", "/dev/shm/")))
+        for tree, mountpoint in trees:
+            for directory, subdirs, files in os.walk(tree):
+                relative = os.path.relpath(directory, tree)
+                path = mountpoint if relative == "." else os.path.join(mountpoint, relative)
+                changed += [os.path.join(path, name) for name in files]
+                if not subdirs and not files and relative != ".":
+                    changed.append(path)
+        ignored = _RUNTIME_PATHS | set(self._writable)
+        prefixes = tuple(path.rstrip("/") + "/" for path in (*self._writable, "/dev/shm"))
+        return sorted(p for p in changed if p not in ignored and not p.startswith(prefixes))
 
-    def _kill(self) -> None:
+    def _finish(self) -> None:
+        """Kill the command if it still runs and keep its logs readable after the block."""
         if self.process.poll() is None:
+            # Kill the command, not buildah: buildah must live to undo its mounts.
             pid = _find_command_pid(self.process.pid)
             os.kill(pid or self.process.pid, signal.SIGKILL if pid else signal.SIGTERM)
             self.process.wait(10)
+        _kill_process_group(self.process.pid)
+        self._final_logs = {stream: self._read_log(stream) for stream in ("stdout", "stderr")}
 
 
 def _find_command_pid(buildah_pid: int) -> int | None:
@@ -369,16 +422,32 @@ def _find_command_pid(buildah_pid: int) -> int | None:
     return None
 
 
-def _command_status(stderr: str, buildah_status: int) -> int:
-    """Read the command's own status from buildah's last stderr lines.
+def _kill_process_group(pgid: int) -> list[str]:
+    """SIGKILL what is left of the session buildah leads; return those processes' command lines."""
+    strays = []
+    for entry in os.listdir("/proc"):
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+            if entry.isdigit() and _process_group(entry) == pgid:
+                cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ")
+                strays.append(cmdline.decode(errors="replace").strip())
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGKILL)
+    return strays
 
-    buildah exits 1 when the command dies from a signal, and 2 after the read-only run's
-    cleanup panic, but first prints "subprocess exited with status N" or "... on <signal>".
+
+def _process_group(pid: str) -> int:
+    # In /proc/PID/stat the group is the third field after "(comm)", which may hold spaces.
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[2])
+
+
+def _command_status(stderr: str, buildah_status: int) -> int:
+    """Return the command's own exit status.
+
+    buildah exits with the command's status, except that it exits 1 when the command was killed
+    by a signal; it then prints "subprocess exited on <signal description>".
     """
-    for line in stderr.splitlines()[-40:]:
+    for line in stderr.splitlines()[-20:]:
         match = _EXIT_LINE.match(line.strip())
-        if match and match[1] is not None:
-            return int(match[1])
         if match and match[2] in _SIGNALS_BY_GO_NAME:
             return -_SIGNALS_BY_GO_NAME[match[2]]
     return buildah_status
@@ -396,54 +465,68 @@ def run_container(
     """Run the image's command (or `command`, which replaces CMD like `docker run IMAGE CMD`).
 
     The container shares the host network, so a server must be told (through `env`) to listen
-    on a free loopback port. With `read_only`, the root filesystem is read-only and `tmpfs`
-    paths are writable, as with `docker run --read-only --tmpfs /tmp`. The working container is
-    removed whatever happens.
+    on a free loopback port. With `read_only`, the root filesystem is read-only and the `tmpfs`
+    paths are writable, as with `docker run --read-only --tmpfs /tmp`. Everything is undone
+    and the working container removed whatever happens.
     """
     config = image_config(image)
     argv = [*config.entrypoint, *(command if command is not None else config.cmd)]
     if not argv:
         raise ContainerError(f"{image} has no ENTRYPOINT or CMD and no command was given")
     name = f"tfd-{uuid.uuid4().hex[:12]}"
-    _run("buildah", "from", "--pull=never", "--name", name, image)
-    rootfs: Path | None = None
-    try:
+    with contextlib.ExitStack() as cleanup:
+        workdir = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="tfd-run-")))
+        _run("buildah", "from", "--pull=never", "--name", name, image)
+        cleanup.callback(subprocess.run, ["buildah", "rm", name], capture_output=True)
         rootfs = Path(_run("buildah", "mount", name))
         if read_only:
-            _make_read_only(rootfs, [*tmpfs, config.workdir or "/"])
+            _make_read_only(rootfs, workdir / "run", [*tmpfs, config.workdir or "/"], cleanup)
         flags = [flag for key, value in (env or {}).items() for flag in ("--env", f"{key}={value}")]
         flags += [flag for path in tmpfs for flag in ("--mount", f"type=tmpfs,destination={path}")]
-        with tempfile.TemporaryDirectory(prefix="tfd-run-") as logs:
-            with open(Path(logs, "stdout"), "wb") as out, open(Path(logs, "stderr"), "wb") as err:
-                process = subprocess.Popen(
-                    ["buildah", "run", "--isolation", "chroot", "--network", "host", *flags,
-                     name, "--", *argv],
-                    stdin=subprocess.DEVNULL, stdout=out, stderr=err, start_new_session=True,
-                )
-            container = RunningContainer(name, rootfs, process, Path(logs))
-            try:
-                yield container
-            finally:
-                container._kill()
-                # Keep the logs readable after the block, for assertion messages.
-                container._final_logs = {s: container._read_log(s) for s in ("stdout", "stderr")}
-    finally:
-        if read_only and rootfs is not None:
-            subprocess.run(["mount", "-o", "remount,rw", str(rootfs)], capture_output=True)
-        subprocess.run(["buildah", "rm", name], capture_output=True)
+        with open(workdir / "stdout", "wb") as stdout, open(workdir / "stderr", "wb") as stderr:
+            process = subprocess.Popen(
+                [
+                    "buildah",
+                    "run",
+                    "--isolation",
+                    "chroot",
+                    "--network",
+                    "host",
+                    *flags,
+                    name,
+                    "--",
+                    *argv,
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=stdout,
+                stderr=stderr,
+                start_new_session=True,
+            )
+        container = RunningContainer(name, rootfs, process, workdir, tmpfs)
+        cleanup.callback(container._finish)
+        yield container
 
 
-def _make_read_only(rootfs: Path, directories: Sequence[str]) -> None:
-    """Remount the container's overlay read-only, after creating what `buildah run` must create.
+def _make_read_only(
+    rootfs: Path, run_dir: Path, directories: Sequence[str], cleanup: contextlib.ExitStack
+) -> None:
+    """Remount the container's overlay read-only, leaving buildah what it must write.
 
-    buildah 1.28 has no --read-only. It bind-mounts /etc/hosts, /etc/hostname,
-    /etc/resolv.conf and /run/.containerenv and fails if it cannot create those targets.
+    buildah 1.28 has no --read-only. It bind-mounts files over /etc/hosts, /etc/hostname,
+    /etc/resolv.conf and /run/.containerenv, so their targets must exist beforehand, and it
+    deletes /run/.containerenv afterwards (on a read-only /run it panics and exits 2). So /run
+    is a root-owned 0755 host directory: as unwritable for a non-root app as a read-only /run,
+    and changed_files() reports anything written there.
     """
-    for directory in directories:
+    for directory in [*directories, "/run"]:
         (rootfs / directory.lstrip("/")).mkdir(parents=True, exist_ok=True)
-    for target in _RUNTIME_PATHS - {"/run"}:
-        path = rootfs / target.lstrip("/")
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.touch()
+    for target in ("/etc/hosts", "/etc/hostname", "/etc/resolv.conf"):
+        if not (rootfs / target.lstrip("/")).exists():
+            (rootfs / target.lstrip("/")).touch()
+    run_dir.mkdir(mode=0o755)
+    _run("mount", "--bind", str(run_dir), str(rootfs / "run"))
+    cleanup.callback(subprocess.run, ["umount", str(rootfs / "run")], capture_output=True)
     _run("mount", "-o", "remount,ro", str(rootfs))
+    cleanup.callback(
+        subprocess.run, ["mount", "-o", "remount,rw", str(rootfs)], capture_output=True
+    )

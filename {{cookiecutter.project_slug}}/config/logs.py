@@ -100,6 +100,7 @@ def logging_config(level: str, log_format: str) -> dict:
                 "uvicorn",
                 "uvicorn.error",
                 "uvicorn.access",
+                "py.warnings",
             )
         },
     }

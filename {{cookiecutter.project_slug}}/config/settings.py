@@ -117,3 +117,5 @@ SECURE_CSP = {
 # https://docs.djangoproject.com/en/6.1/topics/logging/#disabling-logging-configuration
 LOGGING_CONFIG = None
 logging.config.dictConfig(logging_config(env.LOG_LEVEL, env.LOG_FORMAT))
+# Python's warnings too, which would otherwise bypass logging on stderr.
+logging.captureWarnings(True)

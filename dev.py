@@ -1,0 +1,86 @@
+"""The template's own tasks, runnable with nothing but Python 3.11+ and git.
+
+    python3 dev.py demo     bake a project with the defaults and serve it on 127.0.0.1:8000
+    python3 dev.py test     run the template's whole test suite (extra args go to pytest)
+    python3 dev.py lock     regenerate the uv.lock files the template ships
+
+The first run makes `.tools/` (a virtual environment holding uv) and `.venv/` (the
+template's locked test tools); later runs reuse them.
+"""
+
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+TOOLS = ROOT / ".tools"
+UV_VERSION = "0.13.9"
+DEMO_DIR = ROOT / ".demo"
+
+
+def uv() -> str:
+    """uv from PyPI, in a virtual environment of its own."""
+    executable = TOOLS / "bin" / "uv"
+    if not executable.exists():
+        print(f"Installing uv {UV_VERSION} into {TOOLS.name}/ ...", flush=True)
+        venv.create(TOOLS, with_pip=True)
+        pip = [str(TOOLS / "bin" / "python"), "-m", "pip", "install", "--quiet"]
+        subprocess.run([*pip, f"uv=={UV_VERSION}"], check=True)
+    return str(executable)
+
+
+def sync_test_tools() -> None:
+    subprocess.run(
+        [uv(), "sync", "--locked", "--quiet", "--group", "test", "--python", sys.executable],
+        cwd=ROOT,
+        check=True,
+    )
+
+
+def run_in_tools(*args: str) -> int:
+    sync_test_tools()
+    environ = os.environ | {"PATH": f"{ROOT / '.venv' / 'bin'}{os.pathsep}{os.environ['PATH']}"}
+    return subprocess.run([str(ROOT / ".venv" / "bin" / "python"), *args], cwd=ROOT, env=environ).returncode
+
+
+def demo() -> int:
+    """Bake with the defaults into .demo/ and serve it with Django's development server."""
+    import shutil
+
+    shutil.rmtree(DEMO_DIR, ignore_errors=True)
+    status = run_in_tools("-m", "cookiecutter", "--no-input", "--output-dir", str(DEMO_DIR), str(ROOT))
+    if status:
+        return status
+    (project,) = DEMO_DIR.iterdir()
+    environ = os.environ | {"UV_PYTHON": os.environ.get("UV_PYTHON", "3.13")}
+    steps = [
+        [uv(), "sync", "--locked", "--quiet"],
+        [uv(), "run", "--frozen", "python", "manage.py", "migrate", "--verbosity", "0"],
+    ]
+    for step in steps:
+        subprocess.run(step, cwd=project, env=environ, check=True)
+    print(f"\nBaked {project.relative_to(ROOT)}. Serving http://127.0.0.1:8000/ (Ctrl-C stops).")
+    print(f"Admin user: cd {project.relative_to(ROOT)} && uv run python manage.py createsuperuser\n")
+    serve = [uv(), "run", "--frozen", "python", "manage.py", "runserver", "127.0.0.1:8000"]
+    try:
+        return subprocess.run(serve, cwd=project, env=environ).returncode
+    except KeyboardInterrupt:
+        return 0
+
+
+def main(argv: list[str]) -> int:
+    command, *rest = argv or ["--help"]
+    if command == "test":
+        return run_in_tools("-m", "pytest", *rest)
+    if command == "demo":
+        return demo()
+    if command == "lock":
+        return run_in_tools("scripts/update_locks.py")
+    print(__doc__)
+    return 0 if command in ("-h", "--help") else 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,157 @@
+"""Baking the template and preparing baked projects, for every kind of test.
+
+One place knows the option matrix, where Python 3.13 and uv are, and how a baked
+project is installed, so tests stay about what a user sees.
+"""
+
+import functools
+import glob
+import itertools
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from cookiecutter.main import cookiecutter
+
+TEMPLATE = Path(__file__).resolve().parent.parent
+CHOICES = {
+    name: value
+    for name, value in json.loads((TEMPLATE / "cookiecutter.json").read_text()).items()
+    if isinstance(value, list) and not name.startswith("_")
+}
+INTERFACES = tuple(CHOICES["web_interface"])
+# Every combination of every choice: each must bake, lint and validate.
+MATRIX = [dict(zip(CHOICES, values, strict=True)) for values in itertools.product(*CHOICES.values())]
+SLUG = "demo_shop"
+POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+
+
+def matrix_id(options: dict) -> str:
+    return "-".join(f"{value}" for value in options.values())
+
+
+def bake(output_dir: Path, **context: str) -> Path:
+    """Render the template with cookiecutter's API, as `cookiecutter --no-input` would."""
+    context = {"project_name": "Demo Shop"} | context
+    return Path(cookiecutter(str(TEMPLATE), no_input=True, output_dir=str(output_dir), extra_context=context))
+
+
+def tool(name: str) -> str:
+    """A tool installed beside the test runner (the template's locked test group)."""
+    path = Path(sys.executable).parent / name
+    return str(path) if path.exists() else shutil.which(name) or name
+
+
+@functools.cache
+def python313() -> str:
+    """The interpreter for baked projects: uv is not to download one on these machines."""
+    if explicit := os.environ.get("BAKED_PYTHON"):
+        return explicit
+    candidates = [shutil.which("python3.13"), "/usr/bin/python3.13"]
+    candidates += sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.13*/bin/python3.13")))
+    for candidate in filter(None, candidates):
+        if not os.access(candidate, os.X_OK):
+            continue
+        probe = subprocess.run([candidate, "-c", "import sys; print(sys.version_info[:2])"],
+                               capture_output=True, text=True)
+        if probe.returncode == 0 and probe.stdout.strip() == "(3, 13)":
+            return candidate
+    return "3.13"  # let uv find or fetch one, where that is allowed
+
+
+def uv_environment() -> dict[str, str]:
+    return os.environ | {"UV_PYTHON": python313(), "UV_NO_PROGRESS": "1"}
+
+
+def psql(sql: str) -> None:
+    subprocess.run(["psql", POSTGRES_URL, "--quiet", "--no-psqlrc", "-v", "ON_ERROR_STOP=1", "-c", sql],
+                   check=True, capture_output=True, text=True)
+
+
+def database_url(name: str) -> str:
+    return POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
+
+
+@dataclass
+class Project:
+    """A baked project with its dependencies installed in its own .venv."""
+
+    path: Path
+    interface: str
+
+    @property
+    def bin(self) -> Path:
+        return self.path / ".venv" / "bin"
+
+    def run(self, *args: str, env: dict[str, str] | None = None, timeout: float = 300,
+            check: bool = True) -> subprocess.CompletedProcess:
+        """Run a command inside the project, with its venv first on PATH."""
+        environ = {**os.environ, **(env or {}), "PATH": f"{self.bin}{os.pathsep}{os.environ['PATH']}"}
+        environ.pop("VIRTUAL_ENV", None)
+        result = subprocess.run(args, cwd=self.path, env=environ, capture_output=True, text=True,
+                                timeout=timeout)
+        if check and result.returncode != 0:
+            raise AssertionError(f"{' '.join(args)} exited {result.returncode}\n"
+                                 f"--- stdout\n{result.stdout[-6000:]}\n--- stderr\n{result.stderr[-6000:]}")
+        return result
+
+    def production_env(self, database: str) -> dict[str, str]:
+        """What a platform would set: no .env, DEBUG off, HTTPS behind a trusted proxy."""
+        return {
+            "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+            "DATABASE_URL": database_url(database),
+            "ALLOWED_HOSTS": "app.example.com",
+            "DEBUG": "false",
+            "LOG_FORMAT": "json",
+            "WEB_CONCURRENCY": "2",
+        }
+
+
+SLOW_VIEW = """
+
+# Added by the template's tests: a view that takes as long as asked, to have requests
+# in flight when the server is told to stop.
+import time as _time
+
+from django.http import HttpResponse as _HttpResponse
+
+
+def _slow(request):
+    _time.sleep(float(request.GET.get("seconds", "1")))
+    return _HttpResponse("finished")
+
+
+urlpatterns.append(path("test-slow/", _slow))
+"""
+
+
+def with_slow_view(project: Project, destination: Path) -> Project:
+    """A copy of the project's code, sharing its venv, with a slow view added."""
+    shutil.copytree(project.path, destination, ignore=shutil.ignore_patterns(".venv"))
+    (destination / ".venv").symlink_to(project.path / ".venv")
+    with (destination / "config" / "urls.py").open("a") as urls:
+        urls.write(SLOW_VIEW)
+    return Project(path=destination, interface=project.interface)
+
+
+def install(path: Path, interface: str) -> Project:
+    """`uv sync --locked` from the shipped lock; uv's shared cache makes repeats fast."""
+    subprocess.run([tool("uv"), "sync", "--locked", "--quiet"], cwd=path, env=uv_environment(),
+                   check=True, capture_output=True, text=True)
+    return Project(path=path, interface=interface)
+
+
+def new_database(prefix: str) -> str:
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    psql(f'CREATE DATABASE "{name}"')
+    return name
+
+
+def drop_database(name: str) -> None:
+    psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
