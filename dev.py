@@ -8,7 +8,9 @@ The first run makes `.tools/` (a virtual environment holding uv) and `.venv/` (t
 template's locked test tools); later runs reuse them.
 """
 
+import glob
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -18,6 +20,26 @@ ROOT = Path(__file__).resolve().parent
 TOOLS = ROOT / ".tools"
 UV_VERSION = "0.13.9"
 DEMO_DIR = ROOT / ".demo"
+
+
+def python313() -> str:
+    """The interpreter for baked projects: a local Python 3.13, found even behind pyenv
+    shims that do not run; else "3.13", for uv to find or fetch where that is allowed."""
+    if explicit := os.environ.get("BAKED_PYTHON"):
+        return explicit
+    candidates = [shutil.which("python3.13"), "/usr/bin/python3.13", "/usr/local/bin/python3.13"]
+    candidates += sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.13*/bin/python3.13")))
+    for candidate in filter(None, candidates):
+        if (
+            os.access(candidate, os.X_OK)
+            and subprocess.run(
+                [candidate, "-c", "import sys; sys.exit(sys.version_info[:2] != (3, 13))"],
+                capture_output=True,
+            ).returncode
+            == 0
+        ):
+            return candidate
+    return "3.13"
 
 
 def uv() -> str:
@@ -41,20 +63,25 @@ def sync_test_tools() -> None:
 
 def run_in_tools(*args: str) -> int:
     sync_test_tools()
-    environ = os.environ | {"PATH": f"{ROOT / '.venv' / 'bin'}{os.pathsep}{os.environ['PATH']}"}
-    return subprocess.run([str(ROOT / ".venv" / "bin" / "python"), *args], cwd=ROOT, env=environ).returncode
+    environ = os.environ | {
+        "PATH": f"{ROOT / '.venv' / 'bin'}{os.pathsep}{os.environ['PATH']}",
+        "BAKED_PYTHON": python313(),
+    }
+    return subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "python"), *args], cwd=ROOT, env=environ
+    ).returncode
 
 
 def demo() -> int:
     """Bake with the defaults into .demo/ and serve it with Django's development server."""
-    import shutil
-
     shutil.rmtree(DEMO_DIR, ignore_errors=True)
-    status = run_in_tools("-m", "cookiecutter", "--no-input", "--output-dir", str(DEMO_DIR), str(ROOT))
+    status = run_in_tools(
+        "-m", "cookiecutter", "--no-input", "--output-dir", str(DEMO_DIR), str(ROOT)
+    )
     if status:
         return status
     (project,) = DEMO_DIR.iterdir()
-    environ = os.environ | {"UV_PYTHON": os.environ.get("UV_PYTHON", "3.13")}
+    environ = os.environ | {"UV_PYTHON": python313()}
     steps = [
         [uv(), "sync", "--locked", "--quiet"],
         [uv(), "run", "--frozen", "python", "manage.py", "migrate", "--verbosity", "0"],
@@ -62,7 +89,9 @@ def demo() -> int:
     for step in steps:
         subprocess.run(step, cwd=project, env=environ, check=True)
     print(f"\nBaked {project.relative_to(ROOT)}. Serving http://127.0.0.1:8000/ (Ctrl-C stops).")
-    print(f"Admin user: cd {project.relative_to(ROOT)} && uv run python manage.py createsuperuser\n")
+    print(
+        f"Admin user: cd {project.relative_to(ROOT)} && uv run python manage.py createsuperuser\n"
+    )
     serve = [uv(), "run", "--frozen", "python", "manage.py", "runserver", "127.0.0.1:8000"]
     try:
         return subprocess.run(serve, cwd=project, env=environ).returncode

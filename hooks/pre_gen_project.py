@@ -10,7 +10,7 @@ import keyword
 import re
 import sys
 
-ANSWERS = json.loads({{ cookiecutter | jsonify | tojson }})
+ANSWERS = json.loads({{cookiecutter | jsonify | tojson}})
 
 # Modules the baked project imports, or that its tooling puts on sys.path: a package
 # with one of these names would shadow it.
@@ -94,7 +94,11 @@ def check_domain(answers: dict) -> str | None:
     """The domain becomes an ALLOWED_HOSTS entry: a lowercase DNS name with a dot."""
     domain = answers["domain_name"]
     labels = domain.split(".")
-    if len(domain) > 253 or len(labels) < 2 or not all(HOSTNAME_LABEL.fullmatch(label) for label in labels):
+    if (
+        len(domain) > 253
+        or len(labels) < 2
+        or not all(HOSTNAME_LABEL.fullmatch(label) for label in labels)
+    ):
         return f"domain_name: {domain!r} is not a lowercase DNS name such as example.com"
     return None
 

@@ -20,7 +20,9 @@ INTERFACES = ("wsgi", "asgi")
 
 
 def lock_path(interface: str) -> Path:
-    return PROJECT_DIR / f'{{% if cookiecutter.web_interface == "{interface}" %}}uv.lock{{% endif %}}'
+    return (
+        PROJECT_DIR / f'{{% if cookiecutter.web_interface == "{interface}" %}}uv.lock{{% endif %}}'
+    )
 
 
 def regenerate(interface: str, uv: str) -> None:
@@ -40,7 +42,9 @@ def regenerate(interface: str, uv: str) -> None:
     if text.count(f'name = "{name}"') != 1:
         sys.exit(f"expected the project's own entry once in the {interface} lock")
     lock_path(interface).write_text(
-        text.replace(f'name = "{name}"', 'name = "{{ cookiecutter.project_slug | replace("_", "-") }}"')
+        text.replace(
+            f'name = "{name}"', 'name = "{{ cookiecutter.project_slug | replace("_", "-") }}"'
+        )
     )
     print(f"wrote {lock_path(interface).relative_to(TEMPLATE)}")
 

@@ -4,8 +4,6 @@ One place knows the option matrix, where Python 3.13 and uv are, and how a baked
 project is installed, so tests stay about what a user sees.
 """
 
-import functools
-import glob
 import itertools
 import json
 import os
@@ -27,7 +25,9 @@ CHOICES = {
 }
 INTERFACES = tuple(CHOICES["web_interface"])
 # Every combination of every choice: each must bake, lint and validate.
-MATRIX = [dict(zip(CHOICES, values, strict=True)) for values in itertools.product(*CHOICES.values())]
+MATRIX = [
+    dict(zip(CHOICES, values, strict=True)) for values in itertools.product(*CHOICES.values())
+]
 SLUG = "demo_shop"
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 
@@ -39,7 +39,11 @@ def matrix_id(options: dict) -> str:
 def bake(output_dir: Path, **context: str) -> Path:
     """Render the template with cookiecutter's API, as `cookiecutter --no-input` would."""
     context = {"project_name": "Demo Shop"} | context
-    return Path(cookiecutter(str(TEMPLATE), no_input=True, output_dir=str(output_dir), extra_context=context))
+    return Path(
+        cookiecutter(
+            str(TEMPLATE), no_input=True, output_dir=str(output_dir), extra_context=context
+        )
+    )
 
 
 def tool(name: str) -> str:
@@ -48,21 +52,10 @@ def tool(name: str) -> str:
     return str(path) if path.exists() else shutil.which(name) or name
 
 
-@functools.cache
 def python313() -> str:
-    """The interpreter for baked projects: uv is not to download one on these machines."""
-    if explicit := os.environ.get("BAKED_PYTHON"):
-        return explicit
-    candidates = [shutil.which("python3.13"), "/usr/bin/python3.13"]
-    candidates += sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.13*/bin/python3.13")))
-    for candidate in filter(None, candidates):
-        if not os.access(candidate, os.X_OK):
-            continue
-        probe = subprocess.run([candidate, "-c", "import sys; print(sys.version_info[:2])"],
-                               capture_output=True, text=True)
-        if probe.returncode == 0 and probe.stdout.strip() == "(3, 13)":
-            return candidate
-    return "3.13"  # let uv find or fetch one, where that is allowed
+    """The interpreter for baked projects, as dev.py found it (uv must not download one
+    on these machines); "3.13" lets uv find or fetch one where that is allowed."""
+    return os.environ.get("BAKED_PYTHON", "3.13")
 
 
 def uv_environment() -> dict[str, str]:
@@ -70,8 +63,12 @@ def uv_environment() -> dict[str, str]:
 
 
 def psql(sql: str) -> None:
-    subprocess.run(["psql", POSTGRES_URL, "--quiet", "--no-psqlrc", "-v", "ON_ERROR_STOP=1", "-c", sql],
-                   check=True, capture_output=True, text=True)
+    subprocess.run(
+        ["psql", POSTGRES_URL, "--quiet", "--no-psqlrc", "-v", "ON_ERROR_STOP=1", "-c", sql],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
 
 
 def database_url(name: str) -> str:
@@ -89,16 +86,28 @@ class Project:
     def bin(self) -> Path:
         return self.path / ".venv" / "bin"
 
-    def run(self, *args: str, env: dict[str, str] | None = None, timeout: float = 300,
-            check: bool = True) -> subprocess.CompletedProcess:
+    def run(
+        self,
+        *args: str,
+        env: dict[str, str] | None = None,
+        timeout: float = 300,
+        check: bool = True,
+    ) -> subprocess.CompletedProcess:
         """Run a command inside the project, with its venv first on PATH."""
-        environ = {**os.environ, **(env or {}), "PATH": f"{self.bin}{os.pathsep}{os.environ['PATH']}"}
+        environ = {
+            **os.environ,
+            **(env or {}),
+            "PATH": f"{self.bin}{os.pathsep}{os.environ['PATH']}",
+        }
         environ.pop("VIRTUAL_ENV", None)
-        result = subprocess.run(args, cwd=self.path, env=environ, capture_output=True, text=True,
-                                timeout=timeout)
+        result = subprocess.run(
+            args, cwd=self.path, env=environ, capture_output=True, text=True, timeout=timeout
+        )
         if check and result.returncode != 0:
-            raise AssertionError(f"{' '.join(args)} exited {result.returncode}\n"
-                                 f"--- stdout\n{result.stdout[-6000:]}\n--- stderr\n{result.stderr[-6000:]}")
+            raise AssertionError(
+                f"{' '.join(args)} exited {result.returncode}\n"
+                f"--- stdout\n{result.stdout[-6000:]}\n--- stderr\n{result.stderr[-6000:]}"
+            )
         return result
 
     def production_env(self, database: str) -> dict[str, str]:
@@ -142,8 +151,14 @@ def with_slow_view(project: Project, destination: Path) -> Project:
 
 def install(path: Path, interface: str) -> Project:
     """`uv sync --locked` from the shipped lock; uv's shared cache makes repeats fast."""
-    subprocess.run([tool("uv"), "sync", "--locked", "--quiet"], cwd=path, env=uv_environment(),
-                   check=True, capture_output=True, text=True)
+    subprocess.run(
+        [tool("uv"), "sync", "--locked", "--quiet"],
+        cwd=path,
+        env=uv_environment(),
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return Project(path=path, interface=interface)
 
 

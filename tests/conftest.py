@@ -1,11 +1,9 @@
 """Fixtures shared by the template's tests: bakes and installed projects, made once."""
 
 import time
-
-import pytest
-
 from pathlib import Path
 
+import pytest
 from bakery import (
     INTERFACES,
     MATRIX,

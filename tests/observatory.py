@@ -69,9 +69,9 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
-from typing import Iterable, Mapping, Sequence
 from urllib.parse import unquote, urlsplit
 
 __all__ = [
@@ -243,17 +243,51 @@ PASSING_RESULTS: frozenset[str] = frozenset(
 # grader uses the full Public Suffix List (ICANN section only); extend this
 # set if a test needs another one.
 MULTI_LABEL_PUBLIC_SUFFIXES: set[str] = {
-    "ac.uk", "co.uk", "gov.uk", "ltd.uk", "me.uk", "net.uk", "org.uk", "plc.uk",
-    "com.au", "edu.au", "gov.au", "net.au", "org.au",
-    "co.nz", "net.nz", "org.nz",
-    "co.jp", "ne.jp", "or.jp", "ac.jp",
-    "co.kr", "or.kr",
-    "co.in", "net.in", "org.in",
-    "co.za", "org.za",
-    "com.br", "net.br", "org.br",
-    "com.cn", "net.cn", "org.cn",
-    "com.mx", "com.ar", "com.tr", "com.tw", "com.hk", "com.sg", "com.my",
-    "co.il", "co.id", "com.pl", "com.es", "com.ua",
+    "ac.uk",
+    "co.uk",
+    "gov.uk",
+    "ltd.uk",
+    "me.uk",
+    "net.uk",
+    "org.uk",
+    "plc.uk",
+    "com.au",
+    "edu.au",
+    "gov.au",
+    "net.au",
+    "org.au",
+    "co.nz",
+    "net.nz",
+    "org.nz",
+    "co.jp",
+    "ne.jp",
+    "or.jp",
+    "ac.jp",
+    "co.kr",
+    "or.kr",
+    "co.in",
+    "net.in",
+    "org.in",
+    "co.za",
+    "org.za",
+    "com.br",
+    "net.br",
+    "org.br",
+    "com.cn",
+    "net.cn",
+    "org.cn",
+    "com.mx",
+    "com.ar",
+    "com.tr",
+    "com.tw",
+    "com.hk",
+    "com.sg",
+    "com.my",
+    "co.il",
+    "co.id",
+    "com.pl",
+    "com.es",
+    "com.ua",
 }
 
 
@@ -316,7 +350,9 @@ class Report:
 
     def explain(self) -> str:
         """A multi-line summary, handy as an assertion message."""
-        lines = [f"{self.url}: {self.score} ({self.grade}), penalties-only score {self.uncurved_score}"]
+        lines = [
+            f"{self.url}: {self.score} ({self.grade}), penalties-only score {self.uncurved_score}"
+        ]
         lines += [f"  {t}" for t in self.tests]
         lines += [f"  note: {n}" for n in self.notes]
         return "\n".join(lines)
@@ -339,10 +375,24 @@ def grade_for(points: int) -> str:
 # Node.js keeps only the first of these when a response repeats them.
 _NODE_KEEP_FIRST = frozenset(
     {
-        "age", "authorization", "content-length", "content-type", "etag",
-        "expires", "from", "host", "if-modified-since", "if-unmodified-since",
-        "last-modified", "location", "max-forwards", "proxy-authorization",
-        "referer", "retry-after", "server", "user-agent",
+        "age",
+        "authorization",
+        "content-length",
+        "content-type",
+        "etag",
+        "expires",
+        "from",
+        "host",
+        "if-modified-since",
+        "if-unmodified-since",
+        "last-modified",
+        "location",
+        "max-forwards",
+        "proxy-authorization",
+        "referer",
+        "retry-after",
+        "server",
+        "user-agent",
     }
 )
 
@@ -453,14 +503,29 @@ _FALLBACK: dict[str, tuple[str, ...]] = {
     **{
         d: ("default-src",)
         for d in (
-            "child-src", "connect-src", "fenced-frame-src", "font-src", "img-src",
-            "manifest-src", "media-src", "object-src", "prefetch-src", "script-src",
+            "child-src",
+            "connect-src",
+            "fenced-frame-src",
+            "font-src",
+            "img-src",
+            "manifest-src",
+            "media-src",
+            "object-src",
+            "prefetch-src",
+            "script-src",
             "style-src",
         )
     },
 }
 _SCRIPT_OR_STYLE = frozenset(
-    {"script-src", "script-src-elem", "script-src-attr", "style-src", "style-src-elem", "style-src-attr"}
+    {
+        "script-src",
+        "script-src-elem",
+        "script-src-attr",
+        "style-src",
+        "style-src-elem",
+        "style-src-attr",
+    }
 )
 
 
@@ -521,7 +586,11 @@ def _covers(general: str, specific: str) -> bool:
     if unquote(general) == unquote(specific):
         return True
     # A source ending in "/" allows every path below it.
-    return "://" in general and general.endswith("/") and unquote(specific).startswith(unquote(general))
+    return (
+        "://" in general
+        and general.endswith("/")
+        and unquote(specific).startswith(unquote(general))
+    )
 
 
 def _intersect(a: frozenset[str], b: frozenset[str]) -> frozenset[str]:
@@ -559,9 +628,8 @@ def _csp_test(url: str, headers: _Headers, page: _PageScanner | None) -> _CspOut
     header_value = headers.get("content-security-policy")
     header_texts = [p.strip() for p in header_value.split(",")] if header_value is not None else []
     meta_texts = list(page.meta_csp) if page else []
-    origin = (
-        f"{len(header_texts)} header polic{'y' if len(header_texts) == 1 else 'ies'}"
-        + (f" + {len(meta_texts)} from <meta http-equiv>" if meta_texts else "")
+    origin = f"{len(header_texts)} header polic{'y' if len(header_texts) == 1 else 'ies'}" + (
+        f" + {len(meta_texts)} from <meta http-equiv>" if meta_texts else ""
     )
 
     try:
@@ -577,7 +645,11 @@ def _csp_test(url: str, headers: _Headers, page: _PageScanner | None) -> _CspOut
                 "only Content-Security-Policy-Report-Only is sent; nothing is enforced",
                 None,
             )
-        extra = " (a <meta> policy with only header-only directives does not count)" if meta_texts else ""
+        extra = (
+            " (a <meta> policy with only header-only directives does not count)"
+            if meta_texts
+            else ""
+        )
         return _CspOutcome("csp-not-implemented", "no Content-Security-Policy header" + extra, None)
 
     csp = _merge([p for p in policies if p.directives])
@@ -610,14 +682,25 @@ def _csp_test(url: str, headers: _Headers, page: _PageScanner | None) -> _CspOut
             script_src = {
                 s
                 for s in script_src
-                if not (s.startswith(tuple(_DANGEROUSLY_BROAD)) or s in {"'self'", "'unsafe-inline'"})
+                if not (
+                    s.startswith(tuple(_DANGEROUSLY_BROAD)) or s in {"'self'", "'unsafe-inline'"}
+                )
             }
         else:
             flag("csp-header-invalid", "'strict-dynamic' without a nonce or hash in script-src")
 
-    active = [s for name, srcs in csp.items() if name not in _PASSIVE_DIRECTIVES and name != "script-src" for s in srcs]
+    active = [
+        s
+        for name, srcs in csp.items()
+        if name not in _PASSIVE_DIRECTIVES and name != "script-src"
+        for s in srcs
+    ]
     active += script_src
-    passive = [s for name in _PASSIVE_DIRECTIVES for s in csp.get(name, csp.get("default-src", frozenset()))]
+    passive = [
+        s
+        for name in _PASSIVE_DIRECTIVES
+        for s in csp.get(name, csp.get("default-src", frozenset()))
+    ]
     https_site = _scheme(url) == "https"
 
     bad_script = sorted(script_src & _BROAD_OR_INLINE)
@@ -625,16 +708,27 @@ def _csp_test(url: str, headers: _Headers, page: _PageScanner | None) -> _CspOut
     if bad_script or bad_object:
         parts = []
         if bad_script:
-            where = "script-src" if "script-src" in csp else ("default-src" if "default-src" in csp else "script-src (unset)")
+            where = (
+                "script-src"
+                if "script-src" in csp
+                else ("default-src" if "default-src" in csp else "script-src (unset)")
+            )
             parts.append(f"{where} allows {' '.join(bad_script)}")
         if bad_object:
-            where = "object-src" if "object-src" in csp else ("default-src" if "default-src" in csp else "object-src (unset)")
+            where = (
+                "object-src"
+                if "object-src" in csp
+                else ("default-src" if "default-src" in csp else "object-src (unset)")
+            )
             parts.append(f"{where} allows {' '.join(bad_object)}")
         flag("csp-implemented-with-unsafe-inline", "; ".join(parts))
 
     insecure_active = sorted({s for s in active if s.startswith(("http:", "ftp:"))})
     if https_site and insecure_active:
-        flag("csp-implemented-with-insecure-scheme", f"HTTPS site allows active content from {' '.join(insecure_active)}")
+        flag(
+            "csp-implemented-with-insecure-scheme",
+            f"HTTPS site allows active content from {' '.join(insecure_active)}",
+        )
 
     if "'unsafe-eval'" in script_src | style_src:
         flag("csp-implemented-with-unsafe-eval", "script-src/style-src allows 'unsafe-eval'")
@@ -648,12 +742,21 @@ def _csp_test(url: str, headers: _Headers, page: _PageScanner | None) -> _CspOut
 
     bad_style = sorted(style_src & _BROAD_OR_INLINE)
     if bad_style:
-        flag("csp-implemented-with-unsafe-inline-in-style-src-only", f"style-src allows {' '.join(bad_style)}")
+        flag(
+            "csp-implemented-with-unsafe-inline-in-style-src-only",
+            f"style-src allows {' '.join(bad_style)}",
+        )
 
     if csp.get("default-src") == _NONE:
-        flag("csp-implemented-with-no-unsafe-default-src-none", f"default-src 'none' and nothing unsafe ({origin})")
+        flag(
+            "csp-implemented-with-no-unsafe-default-src-none",
+            f"default-src 'none' and nothing unsafe ({origin})",
+        )
     else:
-        flag("csp-implemented-with-no-unsafe", f"no 'unsafe-inline'/'unsafe-eval' in script-src ({origin})")
+        flag(
+            "csp-implemented-with-no-unsafe",
+            f"no 'unsafe-inline'/'unsafe-eval' in script-src ({origin})",
+        )
 
     assert result is not None
     duplicates = sorted(set().union(*(p.duplicate_reports for p in policies)))
@@ -695,7 +798,10 @@ def _hsts_test(
     url: str, headers: _Headers, *, tls_verified: bool, scanned_host: str, preload: dict[str, bool]
 ) -> tuple[str, str]:
     if _scheme(url) != "https":
-        return "hsts-not-implemented-no-https", "the response was not served over HTTPS, so HSTS cannot apply"
+        return (
+            "hsts-not-implemented-no-https",
+            "the response was not served over HTTPS, so HSTS cannot apply",
+        )
     if _is_preloaded(scanned_host, preload):
         return "hsts-preloaded", f"{scanned_host} is on the HSTS preload list"
     if not tls_verified:
@@ -720,7 +826,10 @@ def _hsts_test(
         return "hsts-header-invalid", "Strict-Transport-Security has no max-age"
     described = f"max-age={max_age}" + "".join(f"; {f}" for f in flags)
     if max_age < _SIX_MONTHS:
-        return "hsts-implemented-max-age-less-than-six-months", f"{described} is shorter than six months ({_SIX_MONTHS})"
+        return (
+            "hsts-implemented-max-age-less-than-six-months",
+            f"{described} is shorter than six months ({_SIX_MONTHS})",
+        )
     note = " (the preload bonus needs the host on the preload list)" if "preload" in flags else ""
     return "hsts-implemented-max-age-at-least-six-months", f"{described}{note}"
 
@@ -804,7 +913,9 @@ _COOKIE_SEVERITY = (
 _IGNORED_COOKIES = frozenset({"heroku-session-affinity"})
 
 
-def _cookies_test(cookie_lines: Sequence[tuple[str, str]], *, hsts_protects: bool) -> tuple[str, str]:
+def _cookies_test(
+    cookie_lines: Sequence[tuple[str, str]], *, hsts_protects: bool
+) -> tuple[str, str]:
     worst: str | None = None
     why: dict[str, str] = {}
 
@@ -817,7 +928,10 @@ def _cookies_test(cookie_lines: Sequence[tuple[str, str]], *, hsts_protects: boo
     jar: dict[tuple[str, str, str], _Cookie] = {}
     for request_url, raw in cookie_lines:
         if _invalid_samesite(raw):
-            worse("cookies-samesite-flag-invalid", f"bad SameSite value in {raw.split(';')[0].split('=')[0].strip()!r}")
+            worse(
+                "cookies-samesite-flag-invalid",
+                f"bad SameSite value in {raw.split(';')[0].split('=')[0].strip()!r}",
+            )
         parsed = _parse_set_cookie(raw, request_url)
         if parsed is not None:
             key, cookie = parsed
@@ -837,11 +951,20 @@ def _cookies_test(cookie_lines: Sequence[tuple[str, str]], *, hsts_protects: boo
             worse("cookies-samesite-flag-invalid", f"{c.name} has SameSite=None without Secure")
         if not c.secure:
             if hsts_protects:
-                worse("cookies-without-secure-flag-but-protected-by-hsts", f"{c.name} lacks Secure (HSTS covers it)")
+                worse(
+                    "cookies-without-secure-flag-but-protected-by-hsts",
+                    f"{c.name} lacks Secure (HSTS covers it)",
+                )
             else:
-                worse("cookies-without-secure-flag", f"{c.name} lacks Secure and HSTS does not protect it")
+                worse(
+                    "cookies-without-secure-flag",
+                    f"{c.name} lacks Secure and HSTS does not protect it",
+                )
         if anticsrf and not c.samesite:
-            worse("cookies-anticsrf-without-samesite-flag", f"anti-CSRF cookie {c.name} has no SameSite")
+            worse(
+                "cookies-anticsrf-without-samesite-flag",
+                f"anti-CSRF cookie {c.name} has no SameSite",
+            )
         if session and not c.secure:
             if hsts_protects:
                 worse(
@@ -849,9 +972,13 @@ def _cookies_test(cookie_lines: Sequence[tuple[str, str]], *, hsts_protects: boo
                     f"session cookie {c.name} lacks Secure (HSTS covers it)",
                 )
             else:
-                worse("cookies-session-without-secure-flag", f"session cookie {c.name} lacks Secure")
+                worse(
+                    "cookies-session-without-secure-flag", f"session cookie {c.name} lacks Secure"
+                )
         if session and not c.httponly:
-            worse("cookies-session-without-httponly-flag", f"session cookie {c.name} lacks HttpOnly")
+            worse(
+                "cookies-session-without-httponly-flag", f"session cookie {c.name} lacks HttpOnly"
+            )
         if not c.samesite:
             missing_samesite.append(c.name)
 
@@ -859,7 +986,10 @@ def _cookies_test(cookie_lines: Sequence[tuple[str, str]], *, hsts_protects: boo
     if worst is not None:
         return worst, why[worst]
     if missing_samesite:
-        return "cookies-secure-with-httponly-sessions", f"{', '.join(missing_samesite)} without SameSite (cookies: {names})"
+        return (
+            "cookies-secure-with-httponly-sessions",
+            f"{', '.join(missing_samesite)} without SameSite (cookies: {names})",
+        )
     return (
         "cookies-secure-with-httponly-sessions-and-samesite",
         f"all cookies Secure with SameSite, session cookies HttpOnly ({names})",
@@ -899,7 +1029,10 @@ def _redirection_test(
     if _scheme(route[-1]) != "https":
         return "redirection-not-to-https", f"final destination is not HTTPS: {shown}"
     if _scheme(route[1]) == "http":
-        return "redirection-not-to-https-on-initial-redirection", f"first redirect stays on HTTP: {shown}"
+        return (
+            "redirection-not-to-https-on-initial-redirection",
+            f"first redirect stays on HTTP: {shown}",
+        )
     if _host(route[0]) != _host(route[1]):
         return "redirection-off-host-from-http", f"first redirect leaves the host: {shown}"
     return "redirection-to-https", shown
@@ -929,7 +1062,9 @@ _SRI_SEVERITY = (
 )
 
 
-def _sri_test(url: str, headers: _Headers, page: _PageScanner | None, scanned_host: str) -> tuple[str, str]:
+def _sri_test(
+    url: str, headers: _Headers, page: _PageScanner | None, scanned_host: str
+) -> tuple[str, str]:
     if page is None:
         return "sri-not-implemented-response-not-html", "the response is not HTML"
     if not page.scripts:
@@ -956,16 +1091,26 @@ def _sri_test(url: str, headers: _Headers, page: _PageScanner | None, scanned_ho
         relative = not protocol_relative and not absolute
         same_site = protocol_relative or relative or _registrable(_host(src)) == site
         if relative or (same_site and not protocol_relative):
-            if integrity and (_scheme(src) == "https" or (relative and _scheme(url) == "https")) and result is None:
+            if (
+                integrity
+                and (_scheme(src) == "https" or (relative and _scheme(url) == "https"))
+                and result is None
+            ):
                 result = "sri-implemented-and-all-scripts-loaded-securely"
                 reasons[result] = "same-site scripts carry integrity"
             continue
         foreign = True
         secure_scheme = absolute and _scheme(src) == "https"
         if integrity and not secure_scheme:
-            worse("sri-implemented-but-external-scripts-not-loaded-securely", f"{src} is not loaded over https://")
+            worse(
+                "sri-implemented-but-external-scripts-not-loaded-securely",
+                f"{src} is not loaded over https://",
+            )
         elif not integrity and secure_scheme:
-            worse("sri-not-implemented-but-external-scripts-loaded-securely", f"{src} has no integrity attribute")
+            worse(
+                "sri-not-implemented-but-external-scripts-loaded-securely",
+                f"{src} has no integrity attribute",
+            )
         elif not integrity:
             worse(
                 "sri-not-implemented-and-external-scripts-not-loaded-securely",
@@ -974,8 +1119,14 @@ def _sri_test(url: str, headers: _Headers, page: _PageScanner | None, scanned_ho
 
     if result is None:
         if foreign:
-            return "sri-implemented-and-external-scripts-loaded-securely", "external scripts carry integrity over https://"
-        return "sri-not-implemented-but-all-scripts-loaded-from-secure-origin", "all scripts are same-site"
+            return (
+                "sri-implemented-and-external-scripts-loaded-securely",
+                "external scripts carry integrity over https://",
+            )
+        return (
+            "sri-not-implemented-but-all-scripts-loaded-from-secure-origin",
+            "all scripts are same-site",
+        )
     return result, reasons[result]
 
 
@@ -983,21 +1134,42 @@ def _sri_test(url: str, headers: _Headers, page: _PageScanner | None, scanned_ho
 # Simple header tests
 # --------------------------------------------------------------------------
 
-_REFERRER_PRIVATE = ("no-referrer", "same-origin", "strict-origin", "strict-origin-when-cross-origin")
-_REFERRER_UNSAFE = ("origin", "origin-when-cross-origin", "unsafe-url", "no-referrer-when-downgrade")
+_REFERRER_PRIVATE = (
+    "no-referrer",
+    "same-origin",
+    "strict-origin",
+    "strict-origin-when-cross-origin",
+)
+_REFERRER_UNSAFE = (
+    "origin",
+    "origin-when-cross-origin",
+    "unsafe-url",
+    "no-referrer-when-downgrade",
+)
 
 
 def _referrer_test(headers: _Headers, page: _PageScanner | None) -> tuple[str, str]:
-    values = [v for v in (headers.get("referrer-policy"), page.meta_referrer if page else None) if v is not None]
+    values = [
+        v
+        for v in (headers.get("referrer-policy"), page.meta_referrer if page else None)
+        if v is not None
+    ]
     if not values:
         return "referrer-policy-not-implemented", "no Referrer-Policy header"
-    valid = [t.strip().lower() for t in ", ".join(values).split(",") if t.strip().lower() in _REFERRER_PRIVATE + _REFERRER_UNSAFE]
+    valid = [
+        t.strip().lower()
+        for t in ", ".join(values).split(",")
+        if t.strip().lower() in _REFERRER_PRIVATE + _REFERRER_UNSAFE
+    ]
     effective = valid[-1] if valid else ""
     source = " (from <meta name=referrer>)" if page and page.meta_referrer else ""
     if effective in _REFERRER_PRIVATE:
         return "referrer-policy-private", f"Referrer-Policy {effective}{source}"
     if effective in _REFERRER_UNSAFE:
-        return "referrer-policy-unsafe", f"Referrer-Policy {effective} leaks the URL cross-origin{source}"
+        return (
+            "referrer-policy-unsafe",
+            f"Referrer-Policy {effective} leaks the URL cross-origin{source}",
+        )
     return "referrer-policy-header-invalid", f"unrecognised Referrer-Policy {', '.join(values)!r}"
 
 
@@ -1007,7 +1179,10 @@ def _xcto_test(headers: _Headers) -> tuple[str, str]:
         return "x-content-type-options-not-implemented", "no X-Content-Type-Options header"
     if value[:256].strip().lower() == "nosniff":
         return "x-content-type-options-nosniff", "X-Content-Type-Options: nosniff"
-    return "x-content-type-options-header-invalid", f"X-Content-Type-Options {value!r} is not exactly nosniff"
+    return (
+        "x-content-type-options-header-invalid",
+        f"X-Content-Type-Options {value!r} is not exactly nosniff",
+    )
 
 
 def _xfo_test(headers: _Headers, csp: _CspOutcome) -> tuple[str, str]:
@@ -1016,19 +1191,28 @@ def _xfo_test(headers: _Headers, csp: _CspOutcome) -> tuple[str, str]:
         return "x-frame-options-implemented-via-csp", f"CSP frame-ancestors {sources}"
     value = headers.get("x-frame-options")
     if not value:
-        return "x-frame-options-not-implemented", "no X-Frame-Options header and no CSP frame-ancestors"
+        return (
+            "x-frame-options-not-implemented",
+            "no X-Frame-Options header and no CSP frame-ancestors",
+        )
     xfo = value[:1024].strip().lower()
     if xfo in {"deny", "sameorigin"}:
         return "x-frame-options-sameorigin-or-deny", f"X-Frame-Options {xfo.upper()}"
     if xfo.startswith("allow-from"):
-        return "x-frame-options-allow-from-origin", "X-Frame-Options ALLOW-FROM (obsolete; use frame-ancestors)"
+        return (
+            "x-frame-options-allow-from-origin",
+            "X-Frame-Options ALLOW-FROM (obsolete; use frame-ancestors)",
+        )
     return "x-frame-options-header-invalid", f"X-Frame-Options {value!r} is not DENY or SAMEORIGIN"
 
 
 def _corp_test(headers: _Headers) -> tuple[str, str]:
     value = headers.get("cross-origin-resource-policy")
     if not value:
-        return "corp-not-implemented", "no Cross-Origin-Resource-Policy header (defaults to cross-origin)"
+        return (
+            "corp-not-implemented",
+            "no Cross-Origin-Resource-Policy header (defaults to cross-origin)",
+        )
     corp = value[:256].strip().lower()
     known = {
         "same-origin": "corp-implemented-with-same-origin",
@@ -1040,7 +1224,9 @@ def _corp_test(headers: _Headers) -> tuple[str, str]:
     return "corp-header-invalid", f"Cross-Origin-Resource-Policy {value!r} is not recognised"
 
 
-def _cors_test(cors_preflight: tuple[str, HeaderList | Mapping[str, str]] | None) -> tuple[str, str]:
+def _cors_test(
+    cors_preflight: tuple[str, HeaderList | Mapping[str, str]] | None,
+) -> tuple[str, str]:
     if cors_preflight is None:
         return (
             "cross-origin-resource-sharing-not-implemented",
@@ -1051,16 +1237,25 @@ def _cors_test(cors_preflight: tuple[str, HeaderList | Mapping[str, str]] | None
     headers = _combine(raw_headers)
     acao = headers.get("access-control-allow-origin")
     if not acao:
-        return "cross-origin-resource-sharing-not-implemented", "preflight answered without Access-Control-Allow-Origin"
+        return (
+            "cross-origin-resource-sharing-not-implemented",
+            "preflight answered without Access-Control-Allow-Origin",
+        )
     credentials = (headers.get("access-control-allow-credentials") or "").strip().lower()
     if acao[:256].strip().lower() == "*":
-        return "cross-origin-resource-sharing-implemented-with-public-access", "Access-Control-Allow-Origin: *"
+        return (
+            "cross-origin-resource-sharing-implemented-with-public-access",
+            "Access-Control-Allow-Origin: *",
+        )
     if acao == origin and credentials == "true":
         return (
             "cross-origin-resource-sharing-implemented-with-universal-access",
             f"the preflight reflects Origin {origin} and allows credentials",
         )
-    return "cross-origin-resource-sharing-implemented-with-restricted-access", f"Access-Control-Allow-Origin {acao}"
+    return (
+        "cross-origin-resource-sharing-implemented-with-restricted-access",
+        f"Access-Control-Allow-Origin {acao}",
+    )
 
 
 # --------------------------------------------------------------------------
@@ -1103,7 +1298,9 @@ def score(
     notes: list[str] = []
 
     csp = _csp_test(url, final, page)
-    hsts = _hsts_test(url, final, tls_verified=tls_verified, scanned_host=scanned_host, preload=preload)
+    hsts = _hsts_test(
+        url, final, tls_verified=tls_verified, scanned_host=scanned_host, preload=preload
+    )
     hsts_protects = hsts[0] in PASSING_RESULTS
 
     final_scheme = _scheme(url)
@@ -1114,15 +1311,21 @@ def score(
         for raw in _combine(hop_headers).set_cookie
     ]
     cookie_lines += [(url, raw) for raw in final.set_cookie]
-    skipped = sum(len(_combine(h).set_cookie) for u, _s, h in redirects if _scheme(u) != final_scheme)
+    skipped = sum(
+        len(_combine(h).set_cookie) for u, _s, h in redirects if _scheme(u) != final_scheme
+    )
     if skipped:
-        notes.append(f"{skipped} Set-Cookie line(s) on {('http' if final_scheme == 'https' else 'https')} hops not judged")
+        notes.append(
+            f"{skipped} Set-Cookie line(s) on {('http' if final_scheme == 'https' else 'https')} hops not judged"
+        )
 
     outcomes: dict[str, tuple[str, str]] = {
         "content-security-policy": (csp.result, csp.reason),
         "cookies": _cookies_test(cookie_lines, hsts_protects=hsts_protects),
         "cross-origin-resource-sharing": _cors_test(cors_preflight),
-        "redirection": _redirection_test(url, redirects, tls_verified=tls_verified, preload=preload),
+        "redirection": _redirection_test(
+            url, redirects, tls_verified=tls_verified, preload=preload
+        ),
         "referrer-policy": _referrer_test(final, page),
         "strict-transport-security": hsts,
         "subresource-integrity": _sri_test(url, final, page, scanned_host),
@@ -1140,7 +1343,11 @@ def score(
     total = with_bonus if penalties_only >= MINIMUM_SCORE_FOR_EXTRA_CREDIT else penalties_only
     total = max(total, 0)
     if penalties_only < MINIMUM_SCORE_FOR_EXTRA_CREDIT and any(t.modifier > 0 for t in tests):
-        notes.append(f"bonuses withheld: score after penalties is {penalties_only} (< {MINIMUM_SCORE_FOR_EXTRA_CREDIT})")
+        notes.append(
+            f"bonuses withheld: score after penalties is {penalties_only} (< {MINIMUM_SCORE_FOR_EXTRA_CREDIT})"
+        )
     if page is not None and page.meta_csp:
-        notes.append(f"{len(page.meta_csp)} <meta http-equiv=Content-Security-Policy> polic(y/ies) in the body were considered")
+        notes.append(
+            f"{len(page.meta_csp)} <meta http-equiv=Content-Security-Policy> polic(y/ies) in the body were considered"
+        )
     return Report(url, total, grade_for(total), penalties_only, tests, tuple(notes))

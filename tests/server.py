@@ -41,15 +41,17 @@ class Server:
     port: int
     lines: list[str] = field(default_factory=list)
 
-    def request(self, path: str, *, method: str = "GET", headers: dict | None = None,
-                timeout: float = 10) -> Response:
+    def request(
+        self, path: str, *, method: str = "GET", headers: dict | None = None, timeout: float = 10
+    ) -> Response:
         headers = {"Host": "app.example.com", "X-Forwarded-Proto": "https"} | (headers or {})
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
         try:
             connection.request(method, path, headers=headers)
             response = connection.getresponse()
-            return Response(response.status, {k.lower(): v for k, v in response.getheaders()},
-                            response.read())
+            return Response(
+                response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
+            )
         finally:
             connection.close()
 
@@ -82,8 +84,14 @@ def serve(project: Project, environ: dict[str, str], process: str = "web"):
         "PORT": str(port),
         **environ,
     }
-    proc = subprocess.Popen(procfile_command(project, process), cwd=project.path, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        procfile_command(project, process),
+        cwd=project.path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     server = Server(process=proc, port=port)
 
     def collect() -> None:

@@ -7,7 +7,6 @@ import subprocess
 import tomllib
 
 import pytest
-
 from bakery import bake, tool
 
 pytestmark = pytest.mark.bake
@@ -36,14 +35,19 @@ def test_no_template_syntax_is_left_in_any_file_or_name(baked):
             continue  # JSON of the answers: braces of its own, checked elsewhere
         pattern = COOKIECUTTER_REFERENCE if path.suffix == ".html" else JINJA_LEFTOVER
         found = pattern.search(text)
-        assert not found, f"{path.relative_to(project)}: {text[found.start() - 40 : found.end() + 40]!r}"
+        assert not found, (
+            f"{path.relative_to(project)}: {text[found.start() - 40 : found.end() + 40]!r}"
+        )
 
 
 def test_only_the_chosen_interface_is_shipped(baked):
     options, project = baked
     has_wsgi = (project / "config" / "wsgi.py").exists()
     has_asgi = (project / "config" / "asgi.py").exists()
-    assert (has_wsgi, has_asgi) == (options["web_interface"] == "wsgi", options["web_interface"] == "asgi")
+    assert (has_wsgi, has_asgi) == (
+        options["web_interface"] == "wsgi",
+        options["web_interface"] == "asgi",
+    )
     gunicorn_conf = (project / "gunicorn.conf.py").read_text()
     assert f'"config.{options["web_interface"]}:application"' in gunicorn_conf
     lock = (project / "uv.lock").read_text()
@@ -61,7 +65,9 @@ def test_github_workflow_is_present_only_when_chosen(baked):
 def test_python_code_is_ruff_clean(baked):
     _, project = baked
     for command in (["check", "--no-cache", "."], ["format", "--no-cache", "--check", "."]):
-        result = subprocess.run([tool("ruff"), *command], cwd=project, capture_output=True, text=True)
+        result = subprocess.run(
+            [tool("ruff"), *command], cwd=project, capture_output=True, text=True
+        )
         assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -70,14 +76,20 @@ def test_compose_file_is_valid_and_uses_the_chosen_postgres(baked):
     compose = tool("docker-compose")
     result = subprocess.run([compose, "config", "-q"], cwd=project, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    rendered = subprocess.run([compose, "config"], cwd=project, capture_output=True, text=True, check=True)
+    rendered = subprocess.run(
+        [compose, "config"], cwd=project, capture_output=True, text=True, check=True
+    )
     assert f"image: postgres:{options['postgres_version']}" in rendered.stdout
 
 
 def test_dockerfile_is_hadolint_clean(baked):
     _, project = baked
-    result = subprocess.run([tool("hadolint"), "--failure-threshold", "info", "Dockerfile"],
-                            cwd=project, capture_output=True, text=True)
+    result = subprocess.run(
+        [tool("hadolint"), "--failure-threshold", "info", "Dockerfile"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -101,8 +113,11 @@ def test_env_file_has_a_fresh_secret_that_is_never_committed(tmp_path):
     first, second = bake(tmp_path / "one"), bake(tmp_path / "two")
     keys = []
     for project in (first, second):
-        env = dict(line.split("=", 1) for line in (project / ".env").read_text().splitlines()
-                   if line and not line.startswith("#"))
+        env = dict(
+            line.split("=", 1)
+            for line in (project / ".env").read_text().splitlines()
+            if line and not line.startswith("#")
+        )
         keys.append(env["DJANGO_SECRET_KEY"])
         assert len(env["DJANGO_SECRET_KEY"]) >= 50
         assert ".env" in (project / ".gitignore").read_text().splitlines()
@@ -123,19 +138,29 @@ def test_answers_are_recorded_for_later_updates_without_secrets(baked):
 
 def test_env_example_and_readme_list_every_variable_of_the_schema(baked):
     _, project = baked
-    declared = set(re.findall(r"^    ([A-Z][A-Z0-9_]+): ", (project / "config" / "env.py").read_text(), re.M))
+    declared = set(
+        re.findall(r"^    ([A-Z][A-Z0-9_]+): ", (project / "config" / "env.py").read_text(), re.M)
+    )
     example = set(re.findall(r"^([A-Z][A-Z0-9_]+)=", (project / ".env.example").read_text(), re.M))
-    readme = set(re.findall(r"^\| `([A-Z][A-Z0-9_]+)` \|", (project / "README.md").read_text(), re.M))
+    readme = set(
+        re.findall(r"^\| `([A-Z][A-Z0-9_]+)` \|", (project / "README.md").read_text(), re.M)
+    )
     assert declared == example == readme
-    assert {"DJANGO_SECRET_KEY", "DATABASE_URL", "PORT", "WEB_CONCURRENCY", "LOG_FORMAT"} <= declared
+    assert {
+        "DJANGO_SECRET_KEY",
+        "DATABASE_URL",
+        "PORT",
+        "WEB_CONCURRENCY",
+        "LOG_FORMAT",
+    } <= declared
 
 
 def test_free_text_answers_bake_literally(tmp_path):
     hostile = {
         "project_name": 'Café "Quotes" \\ <b>& }} %}',
         "project_slug": "cafe",
-        "description": "It's a \"test\" with \\backslashes\\ and $(rm -rf /) `id` ; | ünïcödé",
-        "author_name": "O'Brien \\ \"Zoë\"",
+        "description": 'It\'s a "test" with \\backslashes\\ and $(rm -rf /) `id` ; | ünïcödé',
+        "author_name": 'O\'Brien \\ "Zoë"',
     }
     project = bake(tmp_path, **hostile)
     pyproject = tomllib.loads((project / "pyproject.toml").read_text())
@@ -143,7 +168,9 @@ def test_free_text_answers_bake_literally(tmp_path):
     assert pyproject["project"]["authors"][0]["name"] == hostile["author_name"]
     views = (project / "cafe" / "views.py").read_text()
     namespace: dict = {}
-    exec(compile(views.split("\n\ndef ")[0].replace("from django", "#"), "views", "exec"), namespace)
+    exec(
+        compile(views.split("\n\ndef ")[0].replace("from django", "#"), "views", "exec"), namespace
+    )
     assert namespace["PROJECT_NAME"] == hostile["project_name"]
     assert namespace["DESCRIPTION"] == hostile["description"]
     assert hostile["description"] in (project / "README.md").read_text()

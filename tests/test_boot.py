@@ -7,7 +7,6 @@ import threading
 import time
 
 import pytest
-
 from bakery import with_slow_view
 from server import serve
 
@@ -82,8 +81,9 @@ def test_missing_secret_key_stops_start_up_with_a_message_naming_it(project, mig
     assert "Traceback" not in output
 
 
-def test_sigterm_lets_an_in_flight_request_finish_and_exits_0(project, migrated, static_collected,
-                                                              tmp_path):
+def test_sigterm_lets_an_in_flight_request_finish_and_exits_0(
+    project, migrated, static_collected, tmp_path
+):
     slow = with_slow_view(project, tmp_path / "slow")
     with serve(slow, migrated) as server:
         server.wait_until_serving()

@@ -3,7 +3,6 @@
 import re
 
 import pytest
-
 from bakery import database_url, tool, uv_environment
 
 pytestmark = pytest.mark.project
@@ -16,8 +15,9 @@ def test_shipped_lock_matches_the_baked_pyproject(project):
 
 def test_the_projects_own_check_script_passes_against_postgres(project, database):
     """bin/check: ruff, the project's tests, migrations, static files, deploy checklist."""
-    result = project.run("bin/check", env=uv_environment() | {"DATABASE_URL": database_url(database)},
-                         timeout=600)
+    result = project.run(
+        "bin/check", env=uv_environment() | {"DATABASE_URL": database_url(database)}, timeout=600
+    )
     summary = re.search(r"(\d+) passed", result.stdout)
     assert summary and int(summary.group(1)) >= 20, result.stdout[-3000:]
     assert " failed" not in result.stdout
@@ -27,14 +27,21 @@ def test_the_projects_own_check_script_passes_against_postgres(project, database
 
 def test_deploy_checklist_passes_with_a_production_environment(project, database):
     environ = project.production_env(database) | {"SECURE_SSL_REDIRECT": "true"}
-    result = project.run("python", "manage.py", "check", "--deploy", "--fail-level", "WARNING", env=environ)
+    result = project.run(
+        "python", "manage.py", "check", "--deploy", "--fail-level", "WARNING", env=environ
+    )
     assert "System check identified no issues" in result.stdout
 
 
 def test_collectstatic_needs_no_secret_and_no_database(project, tmp_path):
     """The image build's step: nothing but DJANGO_BUILD=1 in the environment."""
-    result = project.run("python", "manage.py", "collectstatic", "--noinput",
-                         env={"DJANGO_BUILD": "1", "DJANGO_SECRET_KEY": "", "DATABASE_URL": ""})
+    result = project.run(
+        "python",
+        "manage.py",
+        "collectstatic",
+        "--noinput",
+        env={"DJANGO_BUILD": "1", "DJANGO_SECRET_KEY": "", "DATABASE_URL": ""},
+    )
     assert re.search(r"\d+ static files copied", result.stdout), result.stdout
     manifest = project.path / "staticfiles" / "staticfiles.json"
     assert manifest.exists()
