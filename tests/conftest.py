@@ -4,6 +4,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from bakery import (
     INTERFACES,
     MATRIX,

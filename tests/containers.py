@@ -76,10 +76,9 @@ def require_tools() -> None:
         raise ContainerError("container tests need root (debootstrap, buildah chroot, mount)")
 
 
-def _run(*argv: str, input_path: Path | None = None) -> str:
+def _run(*argv: str) -> str:
     """Run a command, return its stdout, raise ContainerError with its output on failure."""
-    with open(input_path or os.devnull, "rb") as stdin:
-        completed = subprocess.run(argv, stdin=stdin, capture_output=True, text=True)
+    completed = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True)
     if completed.returncode != 0:
         output = (completed.stdout + completed.stderr)[-4000:]
         raise ContainerError(f"{' '.join(argv)} exited {completed.returncode}:\n{output}")
@@ -98,7 +97,7 @@ def ensure_base_image() -> str:
     """Return the local base image reference, building it once per machine.
 
     debootstrap takes ~40 s, so its output is kept as a tarball in CACHE_DIR: after the buildah
-    store is wiped, re-importing takes ~5 s. A file lock makes parallel test workers wait for
+    store is wiped, re-importing takes ~4 s. A file lock makes parallel test workers wait for
     one builder instead of all running debootstrap.
     """
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
@@ -213,7 +212,8 @@ def build_image(
 
 def inspect_image(image: str) -> dict[str, Any]:
     """Return `buildah inspect --type image` as parsed JSON (config, manifest, history)."""
-    return json.loads(_run("buildah", "inspect", "--type", "image", image))
+    inspected: dict[str, Any] = json.loads(_run("buildah", "inspect", "--type", "image", image))
+    return inspected
 
 
 def image_size(image: str) -> int:
@@ -253,7 +253,20 @@ def image_config(image: str) -> ImageConfig:
 
 def image_history(image: str) -> list[dict[str, Any]]:
     """Return the history entries (`created_by` holds each instruction and RUN's build args)."""
-    return inspect_image(image)["History"]
+    history: list[dict[str, Any]] = inspect_image(image)["History"]
+    return history
+
+
+@contextlib.contextmanager
+def _exported(image: str) -> Iterator[tuple[Path, dict[str, Any]]]:
+    """Yield a directory holding the image as shipped (config and layer blobs) and its manifest."""
+    with tempfile.TemporaryDirectory(prefix="tfd-export-") as export:
+        _run("buildah", "push", "--quiet", "--disable-compression", image, f"dir:{export}")
+        yield Path(export), json.loads(Path(export, "manifest.json").read_text())
+
+
+def _blob(export: Path, descriptor: dict[str, Any]) -> Path:
+    return export / str(descriptor["digest"]).split(":", 1)[1]
 
 
 def iter_layer_files(image: str) -> Iterator[tuple[str, str, bytes]]:
@@ -262,27 +275,41 @@ def iter_layer_files(image: str) -> Iterator[tuple[str, str, bytes]]:
     Upper layers can delete or overwrite files of lower ones; a secret in a lower layer still
     ships, so every layer is read, not the final filesystem.
     """
-    with tempfile.TemporaryDirectory(prefix="tfd-layers-") as export:
-        _run("buildah", "push", "--quiet", "--disable-compression", image, f"dir:{export}")
-        manifest = json.loads(Path(export, "manifest.json").read_text())
-        for layer in manifest["layers"]:
-            digest = layer["digest"]
-            with tarfile.open(Path(export, digest.split(":", 1)[1])) as archive:
-                for member in archive:
-                    content = archive.extractfile(member) if member.isfile() else None
-                    if content is not None:
-                        yield digest, "/" + member.name.removeprefix("./"), content.read()
+    with _exported(image) as (export, manifest):
+        yield from _layer_files(export, manifest)
+
+
+def _layer_files(export: Path, manifest: dict[str, Any]) -> Iterator[tuple[str, str, bytes]]:
+    for layer in manifest["layers"]:
+        with tarfile.open(_blob(export, layer)) as archive:
+            for member in archive:
+                content = archive.extractfile(member) if member.isfile() else None
+                if content is not None:
+                    yield layer["digest"], "/" + member.name.removeprefix("./"), content.read()
 
 
 def find_in_image(image: str, needle: bytes) -> list[str]:
-    """List where `needle` appears: "config" (env, labels, history) and "<layer digest>:<path>"."""
-    places = []
-    if needle in json.dumps(inspect_image(image)).encode():
-        places.append("config")
-    for digest, path, content in iter_layer_files(image):
-        if needle in content:
-            places.append(f"{digest}:{path}")
+    """List where `needle` ships: "config" (env, labels, history) and "<layer digest>:<path>".
+
+    The config is searched after JSON decoding: Go escapes "&", "<" and ">" in it, which a
+    Django secret key may contain.
+    """
+    with _exported(image) as (export, manifest):
+        config = json.loads(_blob(export, manifest["config"]).read_text())
+        places = ["config"] if needle.decode() in _strings(config) else []
+        for digest, path, content in _layer_files(export, manifest):
+            if needle in content:
+                places.append(f"{digest}:{path}")
     return places
+
+
+def _strings(document: Any) -> str:
+    """Join every key and string value of a JSON document, one per line."""
+    if isinstance(document, dict):
+        return "\n".join(f"{key}\n{_strings(value)}" for key, value in document.items())
+    if isinstance(document, list):
+        return "\n".join(_strings(item) for item in document)
+    return str(document)
 
 
 def remove_image(tag: str) -> None:

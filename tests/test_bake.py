@@ -7,6 +7,8 @@ import subprocess
 import tomllib
 
 import pytest
+import yaml
+
 from bakery import bake, tool
 
 pytestmark = pytest.mark.bake
@@ -71,7 +73,7 @@ def test_python_code_is_ruff_clean(baked):
         assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_compose_file_is_valid_and_uses_the_chosen_postgres(baked):
+def test_compose_runs_one_image_migrating_once_after_a_healthy_postgres(baked):
     options, project = baked
     compose = tool("docker-compose")
     result = subprocess.run([compose, "config", "-q"], cwd=project, capture_output=True, text=True)
@@ -79,7 +81,18 @@ def test_compose_file_is_valid_and_uses_the_chosen_postgres(baked):
     rendered = subprocess.run(
         [compose, "config"], cwd=project, capture_output=True, text=True, check=True
     )
-    assert f"image: postgres:{options['postgres_version']}" in rendered.stdout
+    services = yaml.safe_load(rendered.stdout)["services"]
+    assert services["db"]["image"] == f"postgres:{options['postgres_version']}"
+    assert services["db"]["healthcheck"]["test"][:2] == ["CMD", "pg_isready"]
+    assert services["web"]["image"] == services["migrate"]["image"] == "demo_shop:local"
+    assert services["migrate"]["command"] == ["python", "manage.py", "migrate", "--noinput"]
+    assert services["migrate"]["depends_on"]["db"]["condition"] == "service_healthy"
+    assert services["web"]["depends_on"] == {
+        "db": {"condition": "service_healthy"},
+        "migrate": {"condition": "service_completed_successfully"},
+    }
+    assert services["web"]["read_only"] is True
+    assert services["web"]["stop_grace_period"] == "30s"
 
 
 def test_dockerfile_is_hadolint_clean(baked):

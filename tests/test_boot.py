@@ -7,6 +7,7 @@ import threading
 import time
 
 import pytest
+
 from bakery import with_slow_view
 from server import serve
 

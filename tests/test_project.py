@@ -3,6 +3,7 @@
 import re
 
 import pytest
+
 from bakery import database_url, tool, uv_environment
 
 pytestmark = pytest.mark.project

@@ -45,6 +45,10 @@ keepalive = 75
 # they work with a read-only root filesystem.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 
+# No control socket (gunicorn 25.1+ opens one in $HOME by default): the platform
+# manages processes with signals, and $HOME may be read-only or shared.
+control_socket_disable = True
+
 # X-Forwarded-Proto is believed only from these addresses.
 forwarded_allow_ips = env.FORWARDED_ALLOW_IPS
 
