@@ -2,7 +2,9 @@
 
 import json
 import re
+import shutil
 import signal
+import subprocess
 import threading
 import time
 
@@ -104,3 +106,49 @@ def test_sigterm_lets_an_in_flight_request_finish_and_exits_0(
     assert result["response"].body == b"finished"
     assert status == 0, "\n".join(server.lines[-20:])
     print(f"\n[{project.interface}] exited {status} {stopped:.1f} s after SIGTERM")
+
+
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--enable-logging=stderr",
+    "--v=0",
+]
+
+
+@pytest.mark.parametrize("path", ["/", "/admin/login/"])
+def test_pages_render_in_a_real_browser_without_csp_violations(
+    project, migrated, static_collected, path, tmp_path
+):
+    """Chromium loads the page, its CSS and scripts under the enforced policy; the
+    browser reports every blocked inline script or style on its console."""
+    chromium = shutil.which("chromium")
+    assert chromium, "install Chromium (Debian: apt-get install chromium) for the browser test"
+    # Plain HTTP on 127.0.0.1, as a browser reaches it here: no proxy sets the scheme.
+    environ = migrated | {"ALLOWED_HOSTS": "127.0.0.1", "SECURE_SSL_REDIRECT": "false"}
+    with serve(project, environ) as server:
+        server.wait_until_serving()
+        browser = subprocess.run(
+            [
+                chromium,
+                *CHROMIUM_FLAGS,
+                f"--user-data-dir={tmp_path / 'profile'}",
+                f"--screenshot={tmp_path / 'page.png'}",
+                "--window-size=1000,700",
+                f"http://127.0.0.1:{server.port}{path}",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        requested = [line for line in server.lines if '"GET ' in line or "GET /" in line]
+    console = [line for line in browser.stderr.splitlines() if ":CONSOLE" in line]
+    assert not [line for line in console if "Content Security Policy" in line], console
+    assert (tmp_path / "page.png").stat().st_size > 5000
+    assert any("/static/" in line for line in requested), requested
