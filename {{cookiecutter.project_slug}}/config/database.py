@@ -15,6 +15,12 @@ from config.env import Env
 # Wait this long for a free pooled connection, then fail the request rather than
 # queue it past a platform router's 30 s timeout.
 POOL_CHECKOUT_TIMEOUT = 10
+# The pool retries a lost connection with exponential back-off (1, 2, 4, 8, ... s), so
+# after a 30 s outage its next attempt could come half a minute after Postgres is back.
+# Giving up an attempt after this long frees its slot for the next request to try
+# afresh: the app reconnects within seconds of the database's return, however long
+# the database was away.
+POOL_RECONNECT_TIMEOUT = 5
 
 
 def database_settings(env: Env) -> dict:
@@ -35,6 +41,7 @@ def database_settings(env: Env) -> dict:
             "min_size": 1,
             "max_size": env.DATABASE_POOL_MAX_SIZE,
             "timeout": POOL_CHECKOUT_TIMEOUT,
+            "reconnect_timeout": POOL_RECONNECT_TIMEOUT,
             # A connection broken by a database restart is replaced, not handed out.
             "check": ConnectionPool.check_connection,
         },

@@ -1,8 +1,8 @@
 from django.conf import settings
 from django.shortcuts import render
 
-PROJECT_NAME = {{ cookiecutter.project_name | tojson }}
-DESCRIPTION = {{ cookiecutter.description | tojson }}
+PROJECT_NAME = {{ cookiecutter.project_name | python_string(15) }}
+DESCRIPTION = {{ cookiecutter.description | python_string(14) }}
 
 
 def home(request):

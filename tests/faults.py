@@ -1,0 +1,476 @@
+"""Tools to hurt a served project on purpose, and to count what it did about it.
+
+- `DatabaseProxy`: a TCP proxy in the test process between the app and Postgres. Taking
+  it down refuses new connections and cuts open ones, as a Postgres restart does, for
+  one test's app only: the Postgres cluster the other tests share never notices.
+- `TableLock`: holds an exclusive lock on a table, so every query on it is stuck until
+  Postgres' statement timeout cancels it.
+- `Load`: a bounded number of threads sending a bounded number of requests (plain
+  http.client, one connection per request) for a bounded time, recording every outcome.
+- `serve`: the Procfile's web process, like server.serve, but with stderr kept apart
+  from stdout so a test can tell which stream a line went to.
+"""
+
+import http.client
+import itertools
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlencode
+
+from bakery import POSTGRES_URL, SLUG, Project, database_url
+from server import Server, free_port, procfile_command
+
+HOST = "app.example.com"
+ORIGIN = f"https://{HOST}"
+# What the platform's router (a trusted proxy on loopback) sends with every request.
+HTTPS = {"Host": HOST, "X-Forwarded-Proto": "https"}
+NOTES_TABLE = f"{SLUG}_note"
+
+
+# --- Serving -------------------------------------------------------------------------
+
+TEST_VIEWS = """
+
+# Added by the template's fault tests: a view that takes as long as asked, to have
+# requests in flight, and one that fails, to see what a server error shows.
+import time as _time
+
+from django.http import HttpResponse as _HttpResponse
+
+
+def _slow(request):
+    _time.sleep(float(request.GET.get("seconds", "1")))
+    return _HttpResponse("finished")
+
+
+def _broken(request):
+    raise RuntimeError("test-broken: internal detail 7f3a9c")
+
+
+urlpatterns += [path("test-slow/", _slow), path("test-broken/", _broken)]
+"""
+
+
+def collect_static(project: Project) -> None:
+    """What the image build does; pages name their CSS by the manifest it writes."""
+    if not (project.path / "staticfiles" / "staticfiles.json").exists():
+        project.run("python", "manage.py", "collectstatic", "--noinput", env={"DJANGO_BUILD": "1"})
+
+
+def with_test_views(project: Project, destination: Path) -> Project:
+    """A copy of the project (static files collected, venv shared) with the test views."""
+    collect_static(project)
+    shutil.copytree(project.path, destination, ignore=shutil.ignore_patterns(".venv"))
+    (destination / ".venv").symlink_to(project.path / ".venv")
+    with (destination / "config" / "urls.py").open("a") as urls:
+        urls.write(TEST_VIEWS)
+    return Project(path=destination, interface=project.interface)
+
+
+@dataclass
+class SplitServer(Server):
+    """A server whose stderr lines are kept apart from its stdout lines."""
+
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def log(self) -> str:
+        return "\n".join(self.lines + self.errors)
+
+    def count(self, text: str) -> int:
+        return sum(text in line for line in self.lines + self.errors)
+
+
+@contextmanager
+def serve(project: Project, environ: dict[str, str]) -> Iterator[SplitServer]:
+    """The Procfile's web process on a free loopback port, stopped at exit.
+
+    It runs in a process group of its own, so that what is left of it can be killed
+    whole: uvicorn workers do not notice that their master died, and would keep the
+    port (and the pipes this reads) open.
+    """
+    port = free_port()
+    env = {
+        "PATH": f"{project.bin}{os.pathsep}{os.environ['PATH']}",
+        "HOME": os.environ.get("HOME", "/tmp"),
+        "PORT": str(port),
+        **environ,
+    }
+    process = subprocess.Popen(
+        procfile_command(project, "web"),
+        cwd=project.path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    server = SplitServer(process=process, port=port)
+    readers = [
+        threading.Thread(target=_collect, args=(stream, lines), daemon=True)
+        for stream, lines in ((process.stdout, server.lines), (process.stderr, server.errors))
+    ]
+    for reader in readers:
+        reader.start()
+    try:
+        yield server
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            with suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=10)
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        for reader in readers:
+            reader.join(timeout=5)
+
+
+def _collect(stream, lines: list[str]) -> None:
+    for line in stream:
+        lines.append(line.rstrip("\n"))
+
+
+# --- One request ---------------------------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    """What became of one request, as its client saw it."""
+
+    action: str
+    started: float
+    ended: float = 0.0
+    sent: float | None = None  # when the whole request had been written to the socket
+    connected: bool = False  # the TCP connection was made (the server's kernel took it)
+    status: int | None = None  # None: no HTTP response came back
+    error: str | None = None  # why there was no response
+    note: str | None = None  # the text a write tried to save
+    body: bytes = b""
+    headers: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def answered(self) -> bool:
+        return self.status is not None
+
+    @property
+    def refused(self) -> bool:
+        return not self.connected
+
+    @property
+    def dropped(self) -> bool:
+        """Connected, but the connection ended without an answer."""
+        return self.connected and self.status is None
+
+    def header(self, name: str) -> str | None:
+        return next((value for key, value in self.headers if key.lower() == name.lower()), None)
+
+
+def send(
+    port: int,
+    method: str,
+    path: str,
+    *,
+    action: str = "",
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+    timeout: float = 20,
+    note: str | None = None,
+) -> Outcome:
+    """One request on a fresh connection, closed afterwards: an outcome per connection."""
+    outcome = Outcome(action=action or f"{method} {path}", started=time.monotonic(), note=note)
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        connection.connect()
+        outcome.connected = True
+        connection.request(
+            method, path, body=body, headers=HTTPS | {"Connection": "close"} | (headers or {})
+        )
+        outcome.sent = time.monotonic()
+        response = connection.getresponse()
+        outcome.status, outcome.headers = response.status, response.getheaders()
+        outcome.body = response.read()
+    except (OSError, http.client.HTTPException) as error:
+        if outcome.status is None:
+            outcome.error = type(error).__name__
+    finally:
+        connection.close()
+        outcome.ended = time.monotonic()
+    return outcome
+
+
+@dataclass(frozen=True)
+class Csrf:
+    """A CSRF cookie and form token pair, as a browser would hold after loading a form."""
+
+    cookie: str
+    token: str
+
+    @classmethod
+    def fetch(cls, port: int, path: str = "/notes/") -> "Csrf":
+        page = send(port, "GET", path)
+        assert page.status == 200, (page.status, page.error, page.body[:300])
+        cookie = re.search(r"csrftoken=([^;]+)", page.header("set-cookie") or "")
+        token = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', page.body)
+        assert cookie and token, page.headers
+        return cls(cookie.group(1), token.group(1).decode())
+
+    def post(
+        self,
+        port: int,
+        path: str,
+        fields: dict[str, str],
+        *,
+        action: str = "",
+        note: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Outcome:
+        body = urlencode({"csrfmiddlewaretoken": self.token, **fields}).encode()
+        headers = {
+            "Cookie": f"csrftoken={self.cookie}",
+            "Origin": ORIGIN,
+            "Content-Type": "application/x-www-form-urlencoded",
+        } | (headers or {})
+        return send(
+            port,
+            "POST",
+            path,
+            action=action or f"POST {path}",
+            body=body,
+            headers=headers,
+            note=note,
+        )
+
+
+def write_note(port: int, csrf: Csrf, prefix: str) -> Outcome:
+    """The example app's write; its 302 (back to the notes page) acknowledges it."""
+    note = f"{prefix}-{uuid.uuid4().hex[:12]}"
+    return csrf.post(port, "/notes/", {"text": note}, action="write", note=note)
+
+
+def read_notes(port: int) -> Outcome:
+    """The notes page, which reads the latest notes."""
+    return send(port, "GET", "/notes/", action="read")
+
+
+# --- Load ----------------------------------------------------------------------------
+
+
+class Load:
+    """Threads sending requests until told to stop, or until a bound on count or time.
+
+    `plan` maps a name to (threads, action): the action sends one request and returns
+    its Outcome. A thread whose connection is refused stops: the server is gone.
+    """
+
+    def __init__(
+        self,
+        plan: dict[str, tuple[int, Callable[[], Outcome]]],
+        *,
+        max_requests: int,
+        max_seconds: float,
+    ):
+        self.max_requests = max_requests
+        self.max_seconds = max_seconds
+        self.outcomes: list[Outcome] = []
+        self._stop = threading.Event()
+        self._tickets = itertools.count()
+        self._threads = [
+            threading.Thread(target=self._run, args=(action,), name=f"load-{name}", daemon=True)
+            for name, (threads, action) in plan.items()
+            for _ in range(threads)
+        ]
+
+    def __enter__(self) -> "Load":
+        self._deadline = time.monotonic() + self.max_seconds
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def _run(self, action: Callable[[], Outcome]) -> None:
+        while not self._stop.is_set() and time.monotonic() < self._deadline:
+            if next(self._tickets) >= self.max_requests:
+                return
+            outcome = action()
+            self.outcomes.append(outcome)
+            if outcome.refused:
+                return
+
+    def stop(self, timeout: float = 30) -> None:
+        """Send no new requests; wait for the ones in flight."""
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=timeout)
+        assert not any(thread.is_alive() for thread in self._threads), "a client hung"
+
+    def wait(self, timeout: float) -> None:
+        """Let the load run out on its own bounds."""
+        for thread in self._threads:
+            thread.join(timeout=timeout)
+        self.stop()
+
+    def summary(self) -> str:
+        counts = Counter(
+            f"{o.action} {o.status if o.answered else o.error or 'refused'}" for o in self.outcomes
+        )
+        return ", ".join(f"{key}: {n}" for key, n in sorted(counts.items()))
+
+
+# --- The database --------------------------------------------------------------------
+
+
+def query(database: str, sql: str) -> list[str]:
+    """Rows of a query on the test's database, one string per row."""
+    result = subprocess.run(
+        ["psql", database_url(database), "--no-psqlrc", "-At", "-v", "ON_ERROR_STOP=1", "-c", sql],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    return result.stdout.splitlines()
+
+
+def saved_notes(database: str, prefix: str) -> set[str]:
+    return set(query(database, f"SELECT text FROM {NOTES_TABLE} WHERE text LIKE '{prefix}-%'"))
+
+
+class DatabaseProxy:
+    """A TCP proxy between one test's app and Postgres that the test can take down.
+
+    `down()` is what the app sees when Postgres restarts: open connections are cut and
+    new ones refused. `up()` listens again on the same port.
+    """
+
+    def __init__(self, upstream: str = POSTGRES_URL):
+        address = upstream.split("@", 1)[-1].split("/", 1)[0]
+        host, _, port = address.rpartition(":")
+        self.upstream = (host or "127.0.0.1", int(port or 5432))
+        self.port = free_port()
+        self.connections = 0
+        self._listener: socket.socket | None = None
+        self._open: set[socket.socket] = set()
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> "DatabaseProxy":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.down()
+
+    def url(self, database: str) -> str:
+        """DATABASE_URL for the app: through the proxy, with the shared server's user."""
+        proxied, replaced = re.subn(r"@[^/]+/", f"@127.0.0.1:{self.port}/", database_url(database))
+        assert replaced == 1, "TEST_POSTGRES_URL must name user@host:port"
+        return proxied
+
+    def up(self) -> None:
+        for _ in range(50):  # the port was free a moment ago; a TIME_WAIT may linger
+            try:
+                listener = socket.create_server(("127.0.0.1", self.port))
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            raise AssertionError(f"proxy port {self.port} stayed busy")
+        listener.settimeout(0.2)
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def down(self) -> None:
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.close()
+        with self._lock:
+            sockets, self._open = self._open, set()
+        for sock in sockets:
+            _cut(sock)
+
+    def _accept(self, listener: socket.socket) -> None:
+        while self._listener is listener:
+            try:
+                client, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(self.upstream, timeout=5)
+            except OSError:
+                client.close()
+                continue
+            client.settimeout(None)
+            upstream.settimeout(None)
+            with self._lock:
+                if self._listener is not listener:  # went down meanwhile
+                    _cut(client)
+                    _cut(upstream)
+                    return
+                self._open |= {client, upstream}
+                self.connections += 1
+            for source, target in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(source, target), daemon=True).start()
+
+    def _pump(self, source: socket.socket, target: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                target.sendall(data)
+        except OSError:
+            pass
+        finally:
+            with self._lock:
+                self._open -= {source, target}
+            _cut(source)
+            _cut(target)
+
+
+def _cut(sock: socket.socket) -> None:
+    with suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+    sock.close()
+
+
+class TableLock:
+    """An exclusive lock on a table, held by a psql session until released.
+
+    Every query that touches the table waits for it, which is how a stuck query looks
+    from the app: only Postgres' statement timeout ends the wait.
+    """
+
+    def __init__(self, database: str, table: str):
+        self.database = database
+        self.table = table
+
+    def __enter__(self) -> "TableLock":
+        self.psql = subprocess.Popen(
+            ["psql", database_url(self.database), "--no-psqlrc", "-q", "-v", "ON_ERROR_STOP=1"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.psql.stdin.write(
+            f"BEGIN;\nLOCK TABLE {self.table} IN ACCESS EXCLUSIVE MODE;\n\\echo locked\n"
+        )
+        self.psql.stdin.flush()
+        line = self.psql.stdout.readline()
+        assert line.strip() == "locked", line
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.psql.communicate("ROLLBACK;\n", timeout=10)

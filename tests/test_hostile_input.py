@@ -1,0 +1,164 @@
+"""Hostile requests to a served project get a 4xx and a log line, never a 5xx; forwarded
+headers count only from a trusted proxy; and no worker is lost on the way.
+
+Limits met on the way, and who enforces them:
+- Request line over 4094 bytes (414), more than 100 header fields or one over 8190 bytes
+  (431): gunicorn's parser under WSGI; under ASGI the same numbers in config/asgi.py,
+  because uvicorn's h11 parser passes on any header block that arrives in one piece.
+- Bodies over DATA_UPLOAD_MAX_MEMORY_SIZE, forms with more than
+  DATA_UPLOAD_MAX_NUMBER_FIELDS fields (400): Django, under both.
+"""
+
+import json
+import time
+
+import pytest
+
+from faults import HOST, Csrf, send, serve, with_test_views
+
+pytestmark = pytest.mark.boot
+
+PLAIN_HTTP = {"X-Forwarded-Proto": "http"}
+
+
+@pytest.fixture(scope="module")
+def app(project, migrated, tmp_path_factory):
+    return with_test_views(project, tmp_path_factory.mktemp(f"hostile-{project.interface}") / "app")
+
+
+@pytest.fixture(scope="module")
+def served(app, migrated):
+    with serve(app, migrated) as server:
+        server.wait_until_serving()
+        yield server
+
+
+def json_events(lines: list[str]) -> list[dict]:
+    return [json.loads(line) for line in lines if line.startswith("{")]
+
+
+def wait_for_event(server, predicate, timeout: float = 5) -> dict | None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if found := [e for e in json_events(server.lines) if predicate(e)]:
+            return found[-1]
+        time.sleep(0.05)
+    return None
+
+
+def still_serving(server) -> list[int]:
+    """Statuses of a liveness probe and of a page that reads the database."""
+    return [send(server.port, "GET", "/healthz").status, send(server.port, "GET", "/notes/").status]
+
+
+def test_an_unknown_host_gets_400_and_a_log_line(project, served):
+    response = send(served.port, "GET", "/", headers={"Host": "evil.example"})
+    event = wait_for_event(served, lambda e: e["logger"] == "django.security.DisallowedHost")
+    print(
+        f"\n[{project.interface}] Host: evil.example -> {response.status}; "
+        f"log: {event and event['message']!r}"
+    )
+    assert response.status == 400
+    assert b"evil.example" not in response.body
+    assert event is not None
+    assert "evil.example" in event["message"]
+
+
+def test_x_forwarded_host_is_not_trusted(project, served):
+    redirected = send(
+        served.port,
+        "GET",
+        "/admin/login/",
+        headers=PLAIN_HTTP | {"X-Forwarded-Host": "evil.example"},
+    )
+    unknown = send(
+        served.port, "GET", "/", headers={"Host": "evil.example", "X-Forwarded-Host": HOST}
+    )
+    print(
+        f"\n[{project.interface}] X-Forwarded-Host: evil.example -> {redirected.status} "
+        f"{redirected.header('location')}; unknown Host with a good X-Forwarded-Host -> "
+        f"{unknown.status}"
+    )
+    assert redirected.status == 301
+    assert redirected.header("location") == f"https://{HOST}/admin/login/"
+    assert unknown.status == 400
+
+
+def test_a_spoofed_x_forwarded_proto_counts_only_from_a_trusted_proxy(
+    project, app, migrated, served
+):
+    trusted = send(served.port, "GET", "/admin/login/")
+    # The same request, from an address that FORWARDED_ALLOW_IPS does not list.
+    with serve(app, migrated | {"FORWARDED_ALLOW_IPS": "10.20.30.40"}) as untrusted_server:
+        untrusted_server.wait_until_serving()
+        spoofed = send(untrusted_server.port, "GET", "/admin/login/")
+    print(
+        f"\n[{project.interface}] X-Forwarded-Proto: https from the trusted proxy -> "
+        f"{trusted.status}; from an untrusted client -> {spoofed.status} "
+        f"{spoofed.header('location')}"
+    )
+    assert trusted.status == 200
+    assert spoofed.status == 301
+    assert spoofed.header("location") == f"https://{HOST}/admin/login/"
+    assert spoofed.header("strict-transport-security") is None
+
+
+def oversized_requests(port: int, csrf: Csrf) -> dict:
+    return {
+        "body of 3 MB": lambda: csrf.post(port, "/notes/", {"text": "x" * 3_000_000}),
+        "2000 form fields": lambda: send(
+            port,
+            "POST",
+            "/notes/",
+            body="&".join(f"f{i}=1" for i in range(2000)).encode(),
+            headers={
+                "Cookie": f"csrftoken={csrf.cookie}",
+                "Origin": f"https://{HOST}",
+                "Content-Type": "application/x-www-form-urlencoded",
+            },
+        ),
+        "header of 64 KiB": lambda: send(port, "GET", "/notes/", headers={"X-Big": "x" * 65_536}),
+        "1000 header fields": lambda: send(
+            port, "GET", "/notes/", headers={f"X-Field-{i}": "x" * 20 for i in range(1000)}
+        ),
+        "URL of 64 KiB": lambda: send(port, "GET", "/" + "a" * 65_536),
+    }
+
+
+def test_oversized_requests_get_4xx_and_the_worker_keeps_serving(project, served):
+    csrf = Csrf.fetch(served.port)
+    workers = served.count("Booting worker")
+    results = {}
+    for name, request in oversized_requests(served.port, csrf).items():
+        outcome = request()
+        results[name] = (outcome.status or outcome.error, still_serving(served))
+    print(f"\n[{project.interface}] oversized requests -> (status, then /healthz and /notes/):")
+    for name, (status, after) in results.items():
+        print(f"    {name}: {status}, then {after}")
+    assert {
+        name: status
+        for name, (status, _) in results.items()
+        if not (isinstance(status, int) and 400 <= status < 500)
+    } == {}
+    assert all(after == [200, 200] for _, after in results.values())
+    assert served.count("Booting worker") == workers
+    assert served.count("WORKER TIMEOUT") == 0
+
+
+def test_a_server_error_shows_a_generic_page_and_logs_the_traceback_on_stdout(project, served):
+    response = send(served.port, "GET", "/test-broken/")
+    event = wait_for_event(
+        served, lambda e: "test-broken: internal detail" in e.get("exc_info", "")
+    )
+    print(
+        f"\n[{project.interface}] server error -> {response.status}, page "
+        f"{response.body.decode()[:60]!r}; stdout event: {event and event['message']!r}"
+    )
+    assert response.status == 500
+    for leak in (b"Traceback", b"RuntimeError", b"internal detail", b"views.py"):
+        assert leak not in response.body
+    assert event is not None
+    assert event["logger"] == "django.request"
+    assert "Traceback (most recent call last)" in event["exc_info"]
+    assert "internal detail" not in "\n".join(served.errors)
+    assert still_serving(served) == [200, 200]

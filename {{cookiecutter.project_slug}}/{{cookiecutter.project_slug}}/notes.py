@@ -1,0 +1,31 @@
+"""Notes: the example app's one model and its one write, a note posted from a form."""
+
+from django import forms
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from {{ cookiecutter.project_slug }}.models import Note
+
+# The page shows the latest notes only, so it stays one cheap query however many exist.
+LATEST_NOTES = 10
+
+
+class NoteForm(forms.ModelForm):
+    class Meta:
+        model = Note
+        fields = ("text",)
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def notes(request):
+    """GET: the latest notes under an empty form. POST: save a note, or show why not."""
+    form, status = NoteForm(), 200
+    if request.method == "POST":
+        form = NoteForm(request.POST)
+        if form.is_valid():
+            form.save()
+            # Post/Redirect/Get: reloading the page that follows does not post it again.
+            return redirect("notes")
+        status = 400
+    context = {"form": form, "notes": Note.objects.all()[:LATEST_NOTES]}
+    return render(request, "{{ cookiecutter.project_slug }}/notes.html", context, status=status)
