@@ -1,0 +1,145 @@
+"""The table, the goals met or missed, and the import breakdown, as Markdown."""
+
+from dataclasses import dataclass
+
+from bench.stats import ratio
+from bench.suite import BARE, CEILING, TEMPLATE, Results
+
+MB = 1000 * 1000
+
+
+@dataclass(frozen=True)
+class Goal:
+    text: str
+    metric: str
+    baseline: str
+    at_least: float | None = None
+    at_most: float | None = None
+    # Throughput goals are judged on requests per CPU-second of the workers, which other
+    # jobs on the machine and wrk's uneven spread of connections over workers barely move;
+    # the req/s ratio is shown beside it.
+    also: str | None = None
+
+    def met(self, value: float) -> bool:
+        if self.at_least is not None:
+            return value >= self.at_least
+        return value <= self.at_most
+
+
+# The issue's goals: reported, never asserted.
+GOALS = (
+    Goal(
+        "/healthz throughput ≥ 0.90 × bare Django",
+        "healthz_per_core",
+        BARE,
+        0.90,
+        also="healthz_rps",
+    ),
+    Goal("page throughput ≥ 0.75 × bare Django", "page_per_core", BARE, 0.75, also="page_rps"),
+    Goal("first request ≤ 1.5 × bare Django", "first_request", BARE, at_most=1.5),
+    Goal("worker RSS ≤ 1.3 × bare Django", "worker_rss", BARE, at_most=1.3),
+    Goal(
+        "static throughput ≥ 0.5 × hello world", "static_per_core", CEILING, 0.5, also="static_rps"
+    ),
+)
+
+
+def _ratio_text(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f}"
+
+
+def figures_table(results: Results) -> list[str]:
+    lines = [
+        f"| Figure | {TEMPLATE} | {BARE} | {CEILING} | {TEMPLATE} ÷ bare | {TEMPLATE} ÷ hello |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    section = None
+    for row in results.rows:
+        if row.section != section:
+            section = row.section
+            lines.append(f"| **{section}** | | | | | |")
+        cells = [
+            row.values[who].text(row.digits) if who in row.values else "–"
+            for who in (TEMPLATE, BARE, CEILING)
+        ]
+        ratios = [
+            _ratio_text(ratio(row.values.get(TEMPLATE), row.values.get(who)))
+            for who in (BARE, CEILING)
+        ]
+        lines.append(f"| {row.figure}, {row.unit} | {' | '.join(cells)} | {' | '.join(ratios)} |")
+    lines.append("| **Image** | | | | | |")
+    if isinstance(results.image, tuple):
+        image, base, seconds = results.image
+        lines.append(
+            f"| Built image, default options (base image {base / MB:.0f} MB; built in "
+            f"{seconds:.0f} s with buildah's layer cache), MB | {image / MB:.0f} | – | – | – | – |"
+        )
+    else:
+        lines.append(f"| Built image, MB | {results.image} | – | – | – | – |")
+    return lines
+
+
+def goals(results: Results) -> list[str]:
+    lines = []
+    for goal in GOALS:
+        for row in results.rows:
+            if row.metric != goal.metric:
+                continue
+            value = ratio(row.values.get(TEMPLATE), row.values.get(goal.baseline))
+            if value is None:
+                continue
+            verdict = "met" if goal.met(value) else "**missed**"
+            where = row.section if goal.also else f"{row.section}, {row.figure}"
+            line = f"- {verdict}: {goal.text}: {value:.2f} ({where})"
+            for other in results.rows:
+                if other.section == row.section and other.metric == goal.also:
+                    also = ratio(other.values.get(TEMPLATE), other.values.get(goal.baseline))
+                    line += f"; in req/s: {_ratio_text(also)}"
+            lines.append(line)
+    return lines
+
+
+def import_table(results: Results, top: int = 12) -> list[str]:
+    if not results.imports:
+        return []
+    template = results.imports.get(TEMPLATE, {})
+    bare = results.imports.get(BARE, {})
+    largest = sorted(template, key=lambda package: -template[package])[:top]
+    lines = [f"| Package (self time, ms) | {TEMPLATE} | {BARE} |", "| --- | ---: | ---: |"]
+    for package in largest:
+        lines.append(f"| {package} | {template[package]:.1f} | {bare.get(package, 0.0):.1f} |")
+    lines.append(f"| all | {sum(template.values()):.1f} | {sum(bare.values()):.1f} |")
+    return lines
+
+
+def stages_table(results: Results) -> list[str]:
+    if isinstance(results.stages, str):
+        return [results.stages]
+    lines = ["| Stage | Wall time, s |", "| --- | ---: |"]
+    lines += [f"| {stage} | {seconds:.1f} |" for stage, seconds in results.stages.items()]
+    return lines
+
+
+def render(results: Results, header: list[str]) -> str:
+    parts = [
+        *header,
+        "",
+        "Each cell: median (min–max) over the rounds; ratios are of medians.",
+        "",
+        *figures_table(results),
+        "",
+        "### Goals",
+        "",
+        *goals(results),
+        "",
+        f"### Import cost by package (`python -X importtime`, {results.imports_label})",
+        "",
+        *import_table(results),
+        "",
+        "### Template test suite",
+        "",
+        *stages_table(results),
+    ]
+    if results.notes:
+        parts += ["", "### Notes", "", *(f"- {note}" for note in results.notes)]
+    return "\n".join(parts) + "\n"

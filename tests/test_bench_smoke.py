@@ -1,0 +1,72 @@
+"""The benchmark suite (bench/, `python3 dev.py bench`) still runs from end to end.
+
+One short round of every figure against the installed default project. It fails when the
+bench code breaks, never because of a figure: at this length the figures are noise.
+"""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from bakery import INTERFACES
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench import figures, report, suite  # noqa: E402
+
+pytestmark = pytest.mark.boot
+
+EVERY_FIGURE = {
+    "first_request",
+    "import",
+    *(f"healthz_{metric}" for metric in ("rps", "per_core", "p50", "p99")),
+    "master_rss",
+    "worker_rss",
+}
+
+
+def smoke_config(interface: str) -> suite.Config:
+    return suite.Config(
+        rounds=1,
+        load_rounds=1,
+        load_seconds=1,
+        warmup_seconds=0,
+        load_attempts=1,
+        # The page and the static file must still answer 200; the same code loads them.
+        loads=("healthz",),
+        # Compiling leaves .pyc files in the shared project's venv: a cache, which only
+        # makes later boots faster, where removing them ("none") would cost every boot here.
+        bytecode=("compiled",),
+        bake=interface == INTERFACES[0],  # the bake figure does not depend on the interface
+        image=False,
+        bake_stage=False,
+    )
+
+
+def test_bench_measures_every_figure_against_its_baseline(project, tmp_path):
+    results = suite.run(
+        smoke_config(project.interface),
+        {project.interface: project},
+        tmp_path,
+        say=lambda message: None,
+    )
+
+    measured = {row.metric for row in results.rows}
+    assert measured >= EVERY_FIGURE
+    for row in results.rows:
+        assert {suite.TEMPLATE, suite.BARE} <= row.values.keys(), row.figure
+    assert set(results.imports) == {suite.TEMPLATE, suite.BARE}
+    text = report.render(results, ["smoke"])
+    assert "### Goals" in text
+    assert "| **Load, " in text
+
+
+def test_bench_reads_stage_times_from_a_saved_test_run():
+    saved_output = (
+        "144 passed\n"
+        "================================ time per stage ================================\n"
+        "bake          57.1 s\n"
+        "boot          12.0 s\n"
+        "============================ 150 passed in 70.00s =============================\n"
+    )
+    assert figures.parse_stage_times(saved_output) == {"bake": 57.1, "boot": 12.0}
