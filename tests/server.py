@@ -1,5 +1,6 @@
 """Serve a baked project as its Procfile says, on a free loopback port, and watch it."""
 
+import contextlib
 import http.client
 import os
 import shlex
@@ -91,6 +92,7 @@ def serve(project: Project, environ: dict[str, str], process: str = "web"):
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        start_new_session=True,  # its own process group: the workers go with the master
     )
     server = Server(process=proc, port=port)
 
@@ -103,7 +105,7 @@ def serve(project: Project, environ: dict[str, str], process: str = "web"):
     try:
         yield server
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # the master, and any worker it left behind
+        proc.wait(timeout=10)
         reader.join(timeout=5)

@@ -9,7 +9,7 @@ import os
 import sys
 
 from config.env import load
-from config.logs import logging_config
+from config.logs import AccessLogger, logging_config
 
 if os.environ.get("DJANGO_BUILD") == "1":
     sys.exit("DJANGO_BUILD=1 is for the image build's collectstatic; unset it to serve.")
@@ -54,7 +54,7 @@ forwarded_allow_ips = env.FORWARDED_ALLOW_IPS
 
 # Access and error logs join the application's stream on stdout.
 accesslog = "-"
-access_log_format = '%(h)s "%(r)s" %(s)s %(B)s %(D)sus "%(a)s" %({x-request-id}o)s'
+logger_class = AccessLogger
 loglevel = env.LOG_LEVEL.lower()
 logconfig_dict = logging_config(env.LOG_LEVEL, env.LOG_FORMAT)
 

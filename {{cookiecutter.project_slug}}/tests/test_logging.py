@@ -3,10 +3,13 @@
 import json
 import logging
 import sys
+from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
+from gunicorn.config import Config
 
-from config.logs import JsonFormatter, RequestIdFilter
+from config.logs import AccessLogger, JsonFormatter, RequestIdFilter
 from config.requestid import _request_id
 
 
@@ -42,26 +45,30 @@ def test_a_traceback_stays_inside_its_json_line():
     assert "ValueError: boom" in event["exc_info"]
 
 
+def access(path: str) -> list[dict]:
+    """What gunicorn's access log writes for one request to `path`."""
+    logger = AccessLogger(Config())
+    records = []
+    logger.access_log = logging.Logger("gunicorn.access", logging.INFO)
+    logger.access_log.handle = records.append
+    response = SimpleNamespace(status_code=200, sent=31, headers=[("X-Request-ID", "abc")])
+    environ = {"PATH_INFO": path, "REQUEST_METHOD": "GET", "REMOTE_ADDR": "10.0.0.1"}
+    logger.access(response, None, environ, timedelta(microseconds=1500))
+    return [formatted(record) for record in records]
+
+
 def test_access_log_lines_carry_structured_fields():
-    atoms = {
-        "m": "GET",
-        "U": "/healthz",
-        "s": "200",
-        "D": "1500",
-        "B": "31",
-        "h": "10.0.0.1",
-        "a": "probe",
-        "{x-request-id}o": "abc",
-    }
-    record = logging.makeLogRecord(
-        {"name": "gunicorn.access", "levelname": "INFO", "msg": "%(m)s %(U)s", "args": (atoms,)}
-    )
-    record.args = atoms
-    event = formatted(record)
+    (event,) = access("/notes/")
+    assert event["message"] == "GET /notes/ 200"
     assert event["status"] == 200
-    assert event["path"] == "/healthz"
+    assert event["path"] == "/notes/"
     assert event["duration_ms"] == 1.5
     assert event["request_id"] == "abc"
+
+
+def test_health_probes_leave_no_access_log_line():
+    assert access("/healthz") == []
+    assert access("/readyz") == []
 
 
 @pytest.mark.urls("tests.error_urls")
