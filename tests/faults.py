@@ -7,30 +7,26 @@
   Postgres' statement timeout cancels it.
 - `Load`: a bounded number of threads sending a bounded number of requests (plain
   http.client, one connection per request) for a bounded time, recording every outcome.
-- `serve`: the Procfile's web process, like server.serve, but with stderr kept apart
-  from stdout so a test can tell which stream a line went to.
 """
 
 import http.client
 import itertools
-import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode
 
 from bakery import POSTGRES_URL, SLUG, Project, database_url
-from server import Server, free_port, procfile_command
+from server import free_port
 
 HOST = "app.example.com"
 ORIGIN = f"https://{HOST}"
@@ -77,70 +73,6 @@ def with_test_views(project: Project, destination: Path) -> Project:
     with (destination / "config" / "urls.py").open("a") as urls:
         urls.write(TEST_VIEWS)
     return Project(path=destination, interface=project.interface)
-
-
-@dataclass
-class SplitServer(Server):
-    """A server whose stderr lines are kept apart from its stdout lines."""
-
-    errors: list[str] = field(default_factory=list)
-
-    @property
-    def log(self) -> str:
-        return "\n".join(self.lines + self.errors)
-
-    def count(self, text: str) -> int:
-        return sum(text in line for line in self.lines + self.errors)
-
-
-@contextmanager
-def serve(project: Project, environ: dict[str, str]) -> Iterator[SplitServer]:
-    """The Procfile's web process on a free loopback port, stopped at exit.
-
-    It runs in a process group of its own, so that what is left of it can be killed
-    whole: uvicorn workers do not notice that their master died, and would keep the
-    port (and the pipes this reads) open.
-    """
-    port = free_port()
-    env = {
-        "PATH": f"{project.bin}{os.pathsep}{os.environ['PATH']}",
-        "HOME": os.environ.get("HOME", "/tmp"),
-        "PORT": str(port),
-        **environ,
-    }
-    process = subprocess.Popen(
-        procfile_command(project, "web"),
-        cwd=project.path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    server = SplitServer(process=process, port=port)
-    readers = [
-        threading.Thread(target=_collect, args=(stream, lines), daemon=True)
-        for stream, lines in ((process.stdout, server.lines), (process.stderr, server.errors))
-    ]
-    for reader in readers:
-        reader.start()
-    try:
-        yield server
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            with suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=10)
-        with suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-        for reader in readers:
-            reader.join(timeout=5)
-
-
-def _collect(stream, lines: list[str]) -> None:
-    for line in stream:
-        lines.append(line.rstrip("\n"))
 
 
 # --- One request ---------------------------------------------------------------------

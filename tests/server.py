@@ -40,7 +40,15 @@ class Response:
 class Server:
     process: subprocess.Popen
     port: int
-    lines: list[str] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)  # stdout: the log stream
+    errors: list[str] = field(default_factory=list)  # stderr: should stay empty
+
+    @property
+    def log(self) -> str:
+        return "\n".join(self.lines + self.errors)
+
+    def count(self, text: str) -> int:
+        return sum(text in line for line in self.lines + self.errors)
 
     def request(
         self, path: str, *, method: str = "GET", headers: dict | None = None, timeout: float = 10
@@ -77,7 +85,8 @@ class Server:
 
 @contextmanager
 def serve(project: Project, environ: dict[str, str], process: str = "web"):
-    """Start a Procfile process with `environ` and PORT set; collect stdout and stderr."""
+    """Start a Procfile process with `environ` and PORT set; collect stdout and stderr
+    apart; at exit, SIGTERM it, then kill whatever is left of its process group."""
     port = free_port()
     env = {
         "PATH": f"{project.bin}{os.pathsep}{os.environ['PATH']}",
@@ -90,22 +99,33 @@ def serve(project: Project, environ: dict[str, str], process: str = "web"):
         cwd=project.path,
         env=env,
         stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+        stderr=subprocess.PIPE,
         text=True,
-        start_new_session=True,  # its own process group: the workers go with the master
+        # A group of its own: uvicorn workers outlive a killed master, holding the port
+        # and these pipes, unless the whole group goes.
+        start_new_session=True,
     )
     server = Server(process=proc, port=port)
-
-    def collect() -> None:
-        for line in proc.stdout:
-            server.lines.append(line.rstrip("\n"))
-
-    reader = threading.Thread(target=collect, daemon=True)
-    reader.start()
+    readers = [
+        threading.Thread(target=_collect, args=(stream, lines), daemon=True)
+        for stream, lines in ((proc.stdout, server.lines), (proc.stderr, server.errors))
+    ]
+    for reader in readers:
+        reader.start()
     try:
         yield server
     finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=10)
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)  # the master, and any worker it left behind
+            os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
-        reader.join(timeout=5)
+        for reader in readers:
+            reader.join(timeout=5)
+
+
+def _collect(stream, lines: list[str]) -> None:
+    for line in stream:
+        lines.append(line.rstrip("\n"))

@@ -21,10 +21,10 @@ from faults import (
     read_notes,
     saved_notes,
     send,
-    serve,
     with_test_views,
     write_note,
 )
+from server import serve
 
 pytestmark = pytest.mark.boot
 

@@ -14,7 +14,8 @@ import time
 
 import pytest
 
-from faults import HOST, Csrf, send, serve, with_test_views
+from faults import HOST, Csrf, send, with_test_views
+from server import serve
 
 pytestmark = pytest.mark.boot
 

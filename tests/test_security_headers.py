@@ -7,8 +7,9 @@ import secrets
 
 import pytest
 
-from faults import HOST, Csrf, collect_static, send, serve
+from faults import HOST, Csrf, collect_static, send
 from observatory import score
+from server import serve
 
 pytestmark = pytest.mark.boot
 
