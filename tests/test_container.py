@@ -200,3 +200,15 @@ def test_sigterm_lets_an_in_flight_request_finish_and_exits_0(built, container_e
     assert status == 0, container.stderr[-2000:]
     assert stopped < 10
     print(f"\n[{interface}] container exited {status} {stopped:.1f} s after SIGTERM")
+
+
+def test_healthcheck_command_passes_without_curl(built, running):
+    """The HEALTHCHECK's own command, run in a second container of the same image while
+    the first serves (an engine would run it inside the first; the network is shared)."""
+    _, _, result = built
+    _, port = running
+    kind, *command = containers.image_config(result.image).healthcheck["Test"]
+    assert kind == "CMD"
+    assert "curl" not in " ".join(command)
+    with containers.run_container(result.image, command, {"PORT": str(port)}) as probe:
+        assert probe.wait(timeout=30) == 0, probe.stderr
