@@ -8,10 +8,12 @@ import json
 import logging
 import time
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import connections
 from django.http import HttpResponse
+
+from config.middleware import SyncAndAsyncMiddleware
 
 logger = logging.getLogger(__name__)
 
@@ -59,27 +61,17 @@ def readyz(ready: bool) -> HttpResponse:
     return _json(503, {"status": "unavailable", "database": "unreachable"})
 
 
-class HealthCheckMiddleware:
+class HealthCheckMiddleware(SyncAndAsyncMiddleware):
     """Answers the two probe paths itself; every other request passes through."""
 
-    sync_capable = True
-    async_capable = True
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-        if iscoroutinefunction(get_response):
-            markcoroutinefunction(self)
-
-    def __call__(self, request):
-        if iscoroutinefunction(self):
-            return self._acall(request)
+    def call(self, request):
         if request.path_info == "/healthz":
             return healthz()
         if request.path_info == "/readyz":
             return readyz(database_ready())
         return self.get_response(request)
 
-    async def _acall(self, request):
+    async def acall(self, request):
         if request.path_info == "/healthz":
             return healthz()
         if request.path_info == "/readyz":

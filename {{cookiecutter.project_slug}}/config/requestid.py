@@ -9,7 +9,7 @@ import re
 import uuid
 from contextvars import ContextVar
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from config.middleware import SyncAndAsyncMiddleware
 
 HEADER = "X-Request-ID"
 _ACCEPTABLE = re.compile(r"[A-Za-z0-9._:-]{8,128}")
@@ -25,20 +25,10 @@ def _choose_id(request) -> str:
     return offered if _ACCEPTABLE.fullmatch(offered) else uuid.uuid4().hex
 
 
-class RequestIdMiddleware:
-    """Sync and async capable, so an ASGI request does not hop threads because of it."""
+class RequestIdMiddleware(SyncAndAsyncMiddleware):
+    """Sets the id for the request's log lines and returns it in a response header."""
 
-    sync_capable = True
-    async_capable = True
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-        if iscoroutinefunction(get_response):
-            markcoroutinefunction(self)
-
-    def __call__(self, request):
-        if iscoroutinefunction(self):
-            return self._acall(request)
+    def call(self, request):
         request_id = _choose_id(request)
         token = _request_id.set(request_id)
         try:
@@ -48,7 +38,7 @@ class RequestIdMiddleware:
         response[HEADER] = request_id
         return response
 
-    async def _acall(self, request):
+    async def acall(self, request):
         request_id = _choose_id(request)
         token = _request_id.set(request_id)
         try:
