@@ -84,23 +84,19 @@ def import_seconds(subject: Subject) -> float:
         f"import time; t = time.perf_counter(); import {subject.app_module}; "
         "print(time.perf_counter() - t)"
     )
-    completed = subprocess.run(
-        [subject.python, "-c", code],
-        cwd=subject.path,
-        env=subject.process_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    if completed.returncode != 0:
-        raise RuntimeError(f"import {subject.app_module} failed:\n{completed.stderr[-3000:]}")
-    return float(completed.stdout.strip().splitlines()[-1])
+    return float(_run_python(subject, "-c", code).stdout.strip().splitlines()[-1])
 
 
 def import_breakdown(subject: Subject) -> dict[str, float]:
     """Milliseconds of `python -X importtime`, self time summed per top-level package."""
+    completed = _run_python(subject, "-X", "importtime", "-c", f"import {subject.app_module}")
+    return parse_importtime(completed.stderr)
+
+
+def _run_python(subject: Subject, *args: str) -> subprocess.CompletedProcess:
+    """The subject's Python in its directory and environment; fails with its stderr."""
     completed = subprocess.run(
-        [subject.python, "-X", "importtime", "-c", f"import {subject.app_module}"],
+        [subject.python, *args],
         cwd=subject.path,
         env=subject.process_env(),
         capture_output=True,
@@ -109,7 +105,7 @@ def import_breakdown(subject: Subject) -> dict[str, float]:
     )
     if completed.returncode != 0:
         raise RuntimeError(f"import {subject.app_module} failed:\n{completed.stderr[-3000:]}")
-    return parse_importtime(completed.stderr)
+    return completed
 
 
 def parse_importtime(stderr: str) -> dict[str, float]:

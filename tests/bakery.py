@@ -122,10 +122,11 @@ class Project:
         }
 
 
-SLOW_VIEW = """
+TEST_VIEWS = """
 
 # Added by the template's tests: a view that takes as long as asked, to have requests
-# in flight when the server is told to stop.
+# in flight when the server is told to stop, and one that fails, to see what a server
+# error shows.
 import time as _time
 
 from django.http import HttpResponse as _HttpResponse
@@ -136,16 +137,28 @@ def _slow(request):
     return _HttpResponse("finished")
 
 
-urlpatterns.append(path("test-slow/", _slow))
+def _broken(request):
+    raise RuntimeError("test-broken: internal detail 7f3a9c")
+
+
+urlpatterns += [path("test-slow/", _slow), path("test-broken/", _broken)]
 """
 
 
-def with_slow_view(project: Project, destination: Path) -> Project:
-    """A copy of the project's code, sharing its venv, with a slow view added."""
+def collect_static(project: Project) -> None:
+    """What the image build does; pages name their CSS by the manifest it writes."""
+    if not (project.path / "staticfiles" / "staticfiles.json").exists():
+        project.run("python", "manage.py", "collectstatic", "--noinput", env={"DJANGO_BUILD": "1"})
+
+
+def with_test_views(project: Project, destination: Path) -> Project:
+    """A copy of the project (static files collected, venv shared) with the test views.
+    The project under test itself is never modified."""
+    collect_static(project)
     shutil.copytree(project.path, destination, ignore=shutil.ignore_patterns(".venv"))
     (destination / ".venv").symlink_to(project.path / ".venv")
     with (destination / "config" / "urls.py").open("a") as urls:
-        urls.write(SLOW_VIEW)
+        urls.write(TEST_VIEWS)
     return Project(path=destination, interface=project.interface)
 
 

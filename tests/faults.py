@@ -12,7 +12,6 @@
 import http.client
 import itertools
 import re
-import shutil
 import socket
 import subprocess
 import threading
@@ -22,10 +21,9 @@ from collections import Counter
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
-from pathlib import Path
 from urllib.parse import urlencode
 
-from bakery import POSTGRES_URL, SLUG, Project, database_url
+from bakery import POSTGRES_URL, SLUG, database_url
 from server import free_port
 
 HOST = "app.example.com"
@@ -33,46 +31,6 @@ ORIGIN = f"https://{HOST}"
 # What the platform's router (a trusted proxy on loopback) sends with every request.
 HTTPS = {"Host": HOST, "X-Forwarded-Proto": "https"}
 NOTES_TABLE = f"{SLUG}_note"
-
-
-# --- Serving -------------------------------------------------------------------------
-
-TEST_VIEWS = """
-
-# Added by the template's fault tests: a view that takes as long as asked, to have
-# requests in flight, and one that fails, to see what a server error shows.
-import time as _time
-
-from django.http import HttpResponse as _HttpResponse
-
-
-def _slow(request):
-    _time.sleep(float(request.GET.get("seconds", "1")))
-    return _HttpResponse("finished")
-
-
-def _broken(request):
-    raise RuntimeError("test-broken: internal detail 7f3a9c")
-
-
-urlpatterns += [path("test-slow/", _slow), path("test-broken/", _broken)]
-"""
-
-
-def collect_static(project: Project) -> None:
-    """What the image build does; pages name their CSS by the manifest it writes."""
-    if not (project.path / "staticfiles" / "staticfiles.json").exists():
-        project.run("python", "manage.py", "collectstatic", "--noinput", env={"DJANGO_BUILD": "1"})
-
-
-def with_test_views(project: Project, destination: Path) -> Project:
-    """A copy of the project (static files collected, venv shared) with the test views."""
-    collect_static(project)
-    shutil.copytree(project.path, destination, ignore=shutil.ignore_patterns(".venv"))
-    (destination / ".venv").symlink_to(project.path / ".venv")
-    with (destination / "config" / "urls.py").open("a") as urls:
-        urls.write(TEST_VIEWS)
-    return Project(path=destination, interface=project.interface)
 
 
 # --- One request ---------------------------------------------------------------------

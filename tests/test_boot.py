@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from bakery import with_slow_view
+from bakery import collect_static, with_test_views
 from server import serve
 
 pytestmark = pytest.mark.boot
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.boot
 
 @pytest.fixture(scope="session")
 def static_collected(project):
-    project.run("python", "manage.py", "collectstatic", "--noinput", env={"DJANGO_BUILD": "1"})
+    collect_static(project)
 
 
 @pytest.fixture(scope="session")
@@ -87,7 +87,7 @@ def test_missing_secret_key_stops_start_up_with_a_message_naming_it(project, mig
 def test_sigterm_lets_an_in_flight_request_finish_and_exits_0(
     project, migrated, static_collected, tmp_path
 ):
-    slow = with_slow_view(project, tmp_path / "slow")
+    slow = with_test_views(project, tmp_path / "slow")
     with serve(slow, migrated) as server:
         server.wait_until_serving()
         result = {}

@@ -15,7 +15,7 @@ import time
 import pytest
 
 import containers
-from bakery import INTERFACES, SLOW_VIEW, bake, database_url, drop_database, new_database
+from bakery import INTERFACES, TEST_VIEWS, bake, database_url, drop_database, new_database
 from server import free_port
 
 pytestmark = pytest.mark.container
@@ -172,7 +172,7 @@ def test_sigterm_lets_an_in_flight_request_finish_and_exits_0(built, container_e
     """A test-only layer on top of the real image adds a slow view; CMD, USER and
     STOPSIGNAL stay the image's own."""
     interface, project, result = built
-    (tmp_path / "urls.py").write_text((project / "config" / "urls.py").read_text() + SLOW_VIEW)
+    (tmp_path / "urls.py").write_text((project / "config" / "urls.py").read_text() + TEST_VIEWS)
     (tmp_path / "Dockerfile").write_text(f"FROM {result.image}\nCOPY urls.py /app/config/urls.py\n")
     slow = containers.build_image(tmp_path, f"localhost/tfd-test/slow:{interface}")
     port = free_port()

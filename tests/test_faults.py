@@ -12,6 +12,7 @@ import uuid
 
 import pytest
 
+from bakery import with_test_views
 from faults import (
     NOTES_TABLE,
     Csrf,
@@ -21,7 +22,6 @@ from faults import (
     read_notes,
     saved_notes,
     send,
-    with_test_views,
     write_note,
 )
 from server import serve

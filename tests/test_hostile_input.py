@@ -14,7 +14,8 @@ import time
 
 import pytest
 
-from faults import HOST, Csrf, send, with_test_views
+from bakery import with_test_views
+from faults import HOST, Csrf, send
 from server import serve
 
 pytestmark = pytest.mark.boot

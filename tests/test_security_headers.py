@@ -7,7 +7,8 @@ import secrets
 
 import pytest
 
-from faults import HOST, Csrf, collect_static, send
+from bakery import collect_static
+from faults import HOST, Csrf, send
 from observatory import score
 from server import serve
 
