@@ -8,7 +8,8 @@ import sys
 
 import pytest
 
-from config.env import BASE_DIR, Env, default_text
+from config.env import BASE_DIR, Env
+from config.envdocs import default_text
 
 RESULT_MARK = "probe-result: "
 PROBE = """

@@ -6,7 +6,8 @@ import dj_database_url
 import pytest
 from pydantic import ValidationError
 
-from config.env import BASE_DIR, Env, describe_problems, example_file, markdown_table
+from config.env import BASE_DIR, Env, describe_problems
+from config.envdocs import example_file, markdown_table
 from tests.conftest import run_python
 
 STRONG_KEY = "k7Gq2vXz9LmP4wRt8YbN3cJh6FdS1aQe5UoI0pKlZxCvBnMgT-Wd"
