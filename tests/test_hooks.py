@@ -175,7 +175,7 @@ def test_hostile_free_text_bakes_literally_into_a_clean_project(tmp_path, optimi
     pyproject = tomllib.loads((project / "pyproject.toml").read_text())["project"]
     views = python_constants(project / "hostile" / "views.py")
     apps = python_constants(project / "hostile" / "apps.py")
-    answers = json.loads((project / ".cookiecutter.json").read_text())["cookiecutter"]
+    answers = json.loads((project / ".cruft.json").read_text())["context"]["cookiecutter"]
     readme = (project / "README.md").read_text().splitlines()
     assert pyproject["description"] == HOSTILE["description"]
     assert pyproject["authors"] == [
