@@ -137,17 +137,16 @@ def _python_char(char: str) -> str:
     return _escape(char)
 
 
+def _columns(char: str) -> int:
+    if unicodedata.combining(char):
+        return 0
+    return 2 if unicodedata.east_asian_width(char) in "WF" else 1
+
+
 def _width(text: str) -> int:
     """Columns the text takes in an editor, as ruff measures lines: East Asian wide
     characters and emoji take two, combining marks none."""
-    return sum(
-        0
-        if unicodedata.combining(char)
-        else 2
-        if unicodedata.east_asian_width(char) in "WF"
-        else 1
-        for char in text
-    )
+    return sum(map(_columns, text))
 
 
 def toml_string(value: str) -> str:
