@@ -175,6 +175,30 @@ def get_home(port: int) -> int | None:
         connection.close()
 
 
+def screenshot(url: str, destination: Path) -> None:
+    """A picture of the page as Chromium renders it, for a person to look at."""
+    profile = destination.parent / "chromium-profile"
+    subprocess.run(
+        [
+            "/usr/bin/chromium",
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--no-first-run",
+            f"--user-data-dir={profile}",
+            "--window-size=1100,1500",
+            "--hide-scrollbars",
+            f"--screenshot={destination}",
+            url,
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+
+
 @pytest.fixture(scope="module")
 def developer_project(tmp_path_factory):
     """A default bake with the development .env its post-gen hook wrote, installed."""
@@ -183,7 +207,7 @@ def developer_project(tmp_path_factory):
 
 
 @pytest.mark.boot
-def test_the_readme_command_runs_every_process_until_ctrl_c(developer_project):
+def test_the_readme_command_runs_every_process_until_ctrl_c(developer_project, tmp_path):
     *setup, long_running = readme_commands(developer_project)
     environ = {
         "PATH": f"{Path(tool('uv')).parent}{os.pathsep}{os.environ['PATH']}",
@@ -225,6 +249,9 @@ def test_the_readme_command_runs_every_process_until_ctrl_c(developer_project):
         assert any("release.1 stopped (rc=0)" in line for line in lines), "".join(lines)
         time.sleep(3)  # the web process must outlive the release step, not stop with it
         assert get_home(port) == 200, "".join(lines[-40:])
+        picture = tmp_path / "development-home-page.png"
+        screenshot(f"http://localhost:{port}/", picture)
+        assert picture.stat().st_size > 10_000
         processes = descendants(process.pid)
 
         os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C does
@@ -244,7 +271,8 @@ def test_the_readme_command_runs_every_process_until_ctrl_c(developer_project):
         "\n"
         + "; ".join(f"`{command}` {seconds:.1f} s" for command, seconds in timings.items())
         + f"; `{long_running}`: first 200 from / after {first:.1f} s; "
-        f"Ctrl-C stopped {len(processes)} processes in {stopped:.1f} s"
+        f"Ctrl-C stopped {len(processes)} processes in {stopped:.1f} s; "
+        f"the development home page: {picture}"
     )
     assert left == [], f"still running after Ctrl-C: {left}"
     assert get_home(port) is None

@@ -10,6 +10,7 @@ import socket
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -21,9 +22,11 @@ from django.db import connections
 from config.env import BASE_DIR
 from config.health import database_ready
 
-# All reachability checks together may take this long: the page is for people, and a
-# service that does not answer within it is as good as down.
+# Each reachability check gives up after this long: the page is for people, and a
+# service that does not answer within it is as good as down. The checks run together;
+# the page waits a little longer than one, so a check can report its own failure.
 PROBE_SECONDS = 2.0
+WAIT_SECONDS = PROBE_SECONDS + 0.5
 
 # Backends that keep their state inside this process (or on this machine's disk): fine
 # for development; a second process or the next deploy does not see it.
@@ -74,7 +77,8 @@ def _databases() -> list[Service]:
     for alias, config in settings.DATABASES.items():
         engine = config["ENGINE"]
         if engine.endswith("sqlite3"):
-            found.append(Service("database", alias, engine, "a file", "process-local"))
+            where = Path(str(config["NAME"])).name or "memory"
+            found.append(Service("database", alias, engine, where, "process-local"))
         else:
             where = f"{config.get('HOST') or 'localhost'}:{config.get('PORT') or 'default port'}"
             probe = partial(_database_probe, alias)
@@ -127,7 +131,7 @@ def _storages() -> list[Service]:
     for alias, config in settings.STORAGES.items():
         if alias == "staticfiles":  # built into the release, not a service it talks to
             continue
-        where = getattr(storages[alias], "bucket_name", None) or ""
+        where = getattr(storages[alias], "bucket_name", None) or "this machine's disk"
         probe = partial(_storage_probe, alias)
         found.append(Service("storage", alias, config["BACKEND"], where, probe=probe))
     return found
@@ -145,7 +149,7 @@ def _tasks() -> list[Service]:
 
 
 def backing_services() -> list[Service]:
-    """Every configured backing service, each probed (all at once, within PROBE_SECONDS)
+    """Every configured backing service, each probed (all at once, within WAIT_SECONDS)
     unless its backend keeps its state in this process."""
     services = [*_databases(), *_caches(), *_email(), *_storages(), *_tasks()]
     for service in services:
@@ -156,12 +160,12 @@ def backing_services() -> list[Service]:
         return services
     pool = ThreadPoolExecutor(max_workers=len(probed), thread_name_prefix="status-probe")
     futures = {pool.submit(service.probe): service for service in probed}
-    done, _ = wait(futures, timeout=PROBE_SECONDS)
+    done, _ = wait(futures, timeout=WAIT_SECONDS)
     # A probe still running is left to its own timeout; the page does not wait for it.
     pool.shutdown(wait=False)
     for future, service in futures.items():
         if future not in done:
-            service.state = f"no answer within {PROBE_SECONDS:g} s"
+            service.state = f"no answer within {WAIT_SECONDS:g} s"
         elif future.exception() is None and future.result():
             service.state = "reachable"
         else:
