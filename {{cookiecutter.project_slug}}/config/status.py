@@ -188,4 +188,5 @@ def deploy_checks() -> list[checks.CheckMessage]:
     """What `manage.py check --deploy` says about this configuration: Django's checks,
     the deployment checklist's and the project's own, minus the ones it silences."""
     messages = checks.run_checks(include_deployment_checks=True)
-    return [message for message in messages if not message.is_silenced()]
+    shown = [message for message in messages if not message.is_silenced()]
+    return sorted(shown, key=lambda message: (-message.level, message.id or ""))
