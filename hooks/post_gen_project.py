@@ -1,5 +1,5 @@
 """Finish a bake: write the local `.env` with fresh secrets, record how to update the
-project from the template, and check for uv.
+project from the template, check for uv, and tell a person what to type next.
 
 Secrets are generated here, never taken from the answers, so they reach neither a
 committed file nor cookiecutter's replay file.
@@ -9,6 +9,7 @@ import json
 import os
 import re
 import secrets
+import shlex
 import shutil
 import subprocess
 import sys
@@ -112,10 +113,27 @@ def write_update_state() -> None:
         )
 
 
+NEXT_STEPS = """
+Next steps:
+    cd {path}
+    uv sync
+    bin/dev
+then open http://localhost:8000/ (Ctrl-C stops it). README.md has the rest.
+"""
+
+
+def print_next_steps() -> None:
+    """Only for a person at a terminal: a bake run by a machine (CI, a test, an update
+    tool) has no terminal on its standard input, and its logs need no instructions."""
+    if sys.stdin is not None and sys.stdin.isatty():
+        print(NEXT_STEPS.format(path=shlex.quote(str(Path.cwd()))))
+
+
 def main() -> None:
     write_local_env()
     write_update_state()
     report_uv()
+    print_next_steps()
 
 
 if __name__ == "__main__":
