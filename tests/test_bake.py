@@ -5,13 +5,11 @@ import re
 import shlex
 import subprocess
 import tomllib
-from pathlib import Path
 
 import pytest
 import yaml
-from cookiecutter.main import cookiecutter
 
-from bakery import TEMPLATE, bake, tool
+from bakery import bake, tool
 
 pytestmark = pytest.mark.bake
 
