@@ -71,6 +71,8 @@ def ports_80_and_443():
                 probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 try:
                     probe.bind(("0.0.0.0", port))
+                except PermissionError:
+                    pytest.fail(f"port {port} needs root (or CAP_NET_BIND_SERVICE) to serve on")
                 except OSError as error:
                     pytest.fail(
                         f"port {port} is taken by another program ({error}); the scan needs it"
