@@ -51,6 +51,7 @@ def test_every_log_line_on_stdout_is_json_access_log_included(project, served):
     lines = [line for line in served.lines if line.strip()]
     assert lines
     events = [json.loads(line) for line in lines]  # fails on any line that is not JSON
+    assert served.errors == []  # one stream: nothing bypasses it on stderr
     access = [e for e in events if e.get("path") == "/admin/login/" and e.get("status") == 200]
     assert access, events[-5:]
     if project.interface == "wsgi":  # uvicorn's access log does not see response headers
