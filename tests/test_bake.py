@@ -66,15 +66,6 @@ def test_github_workflow_is_present_only_when_chosen(baked):
         assert f"postgres:{options['postgres_version']}" in workflow.read_text()
 
 
-def test_python_code_is_ruff_clean(baked):
-    _, project = baked
-    for command in (["check", "--no-cache", "."], ["format", "--no-cache", "--check", "."]):
-        result = subprocess.run(
-            [tool("ruff"), *command], cwd=project, capture_output=True, text=True
-        )
-        assert result.returncode == 0, result.stdout + result.stderr
-
-
 def test_compose_runs_one_image_migrating_once_after_a_healthy_postgres(baked):
     options, project = baked
     compose = tool("docker-compose")
