@@ -64,15 +64,6 @@ def test_github_workflow_is_present_only_when_chosen(baked):
         assert f"postgres:{options['postgres_version']}" in workflow.read_text()
 
 
-def test_python_code_is_ruff_clean(baked):
-    _, project = baked
-    for command in (["check", "--no-cache", "."], ["format", "--no-cache", "--check", "."]):
-        result = subprocess.run(
-            [tool("ruff"), *command], cwd=project, capture_output=True, text=True
-        )
-        assert result.returncode == 0, result.stdout + result.stderr
-
-
 def test_compose_runs_one_image_migrating_once_after_a_healthy_postgres(baked):
     options, project = baked
     compose = tool("docker-compose")
@@ -147,46 +138,3 @@ def test_answers_are_recorded_for_later_updates_without_secrets(baked):
     for name, value in options.items():
         assert answers[name] == value
     assert "secret" not in json.dumps(answers).lower()
-
-
-def test_env_example_and_readme_list_every_variable_of_the_schema(baked):
-    _, project = baked
-    declared = set(
-        re.findall(r"^    ([A-Z][A-Z0-9_]+): ", (project / "config" / "env.py").read_text(), re.M)
-    )
-    example = set(re.findall(r"^([A-Z][A-Z0-9_]+)=", (project / ".env.example").read_text(), re.M))
-    readme = set(
-        re.findall(r"^\| `([A-Z][A-Z0-9_]+)` \|", (project / "README.md").read_text(), re.M)
-    )
-    assert declared == example == readme
-    assert {
-        "DJANGO_SECRET_KEY",
-        "DATABASE_URL",
-        "PORT",
-        "WEB_CONCURRENCY",
-        "LOG_FORMAT",
-    } <= declared
-
-
-def test_free_text_answers_bake_literally(tmp_path):
-    hostile = {
-        "project_name": 'Café "Quotes" \\ <b>& }} %}',
-        "project_slug": "cafe",
-        "description": 'It\'s a "test" with \\backslashes\\ and $(rm -rf /) `id` ; | ünïcödé',
-        "author_name": 'O\'Brien \\ "Zoë"',
-    }
-    project = bake(tmp_path, **hostile)
-    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
-    assert pyproject["project"]["description"] == hostile["description"]
-    assert pyproject["project"]["authors"][0]["name"] == hostile["author_name"]
-    views = (project / "cafe" / "views.py").read_text()
-    namespace: dict = {}
-    constants = "\n".join(
-        line
-        for line in views.split("\n\ndef ")[0].splitlines()
-        if not line.startswith(("from ", "import "))
-    )
-    exec(compile(constants, "views", "exec"), namespace)
-    assert namespace["PROJECT_NAME"] == hostile["project_name"]
-    assert namespace["DESCRIPTION"] == hostile["description"]
-    assert hostile["description"] in (project / "README.md").read_text()

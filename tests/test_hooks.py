@@ -137,18 +137,6 @@ def test_validation_still_runs_under_python_optimizations(tmp_path, answers, fie
     assert left_behind(output_dir) == []
 
 
-def test_every_problem_is_reported_at_once(tmp_path):
-    result = bake_cli(
-        tmp_path, {"project_slug": "class", "author_email": "nope", "domain_name": "x"}
-    )
-    errors = [line for line in result.stderr.splitlines() if line.startswith("ERROR: ")]
-    assert [error.split(":")[1].strip() for error in errors] == [
-        "project_slug",
-        "author_email",
-        "domain_name",
-    ]
-
-
 def test_the_default_answers_bake(tmp_path):
     result = bake_cli(tmp_path, {})
     assert result.returncode == 0, result.stderr
