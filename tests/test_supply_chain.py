@@ -101,12 +101,15 @@ def test_ci_builds_the_image_with_its_commit_after_the_checks(workflows):
         workflow = yaml.safe_load(path.read_text())
         assert workflow["permissions"] == {}, name
         jobs = workflow["jobs"]
-        for job in jobs.values():
-            assert job["permissions"] == {"contents": "read"}, name
+        assert jobs["check"]["permissions"] == {"contents": "read"}, name
         image = jobs["image"]
+        assert image["permissions"] == {"contents": "read", "packages": "write"}, name
         assert image["needs"] == "check", name
-        build = " ".join(step.get("run", "") for step in image["steps"])
-        assert "docker build" in build and '--build-arg GIT_REVISION="$GITHUB_SHA"' in build
+        build, publish = image["steps"][1:]
+        assert 'docker build --build-arg GIT_REVISION="$GITHUB_SHA"' in build["run"], name
+        # Pull requests build; only what reached main is published.
+        assert publish["if"] == "github.event_name == 'push'", name
+        assert 'docker push "$IMAGE"' in publish["run"], name
 
 
 def test_dependabot_groups_uv_actions_and_compose_weekly(bakes):
