@@ -302,3 +302,22 @@ def checkov(*args: str) -> list[dict]:
     assert result.returncode in (0, 1), result.stderr[-3000:]
     report = json.loads(result.stdout)
     return report if isinstance(report, list) else [report]
+
+
+def test_autoscaling_keeps_web_drainable_without_exhausting_postgres(project, objects):
+    web = one(objects, "HorizontalPodAutoscaler", "web")["spec"]
+    budget = one(objects, "PodDisruptionBudget", "web")["spec"]
+    # A drain evicts one pod while at least one other serves.
+    assert web["minReplicas"] > budget["maxUnavailable"] >= 1
+    assert budget["selector"] == one(objects, "Deployment", "web")["spec"]["selector"]
+    settings = one(objects, "ConfigMap", "settings")["data"]
+    pool = re.search(
+        r"DATABASE_POOL_MAX_SIZE: int = Field\(\s*(\d+)",
+        (project / "config" / "env.py").read_text(),
+    )
+    connections = web["maxReplicas"] * int(settings["WEB_CONCURRENCY"]) * int(pool[1])
+    assert connections < 100, "Postgres' default max_connections, with room for workers"
+    for name in ("web", "worker"):
+        target = one(objects, "HorizontalPodAutoscaler", name)["spec"]["scaleTargetRef"]
+        assert (target["kind"], target["name"]) == ("Deployment", name)
+        assert "replicas" not in one(objects, "Deployment", name)["spec"], "the HPA owns it"
