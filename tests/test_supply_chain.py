@@ -136,3 +136,14 @@ def test_checkov_finds_nothing_unjustified_in_workflows_and_dockerfiles(bakes):
             reason = skipped["check_result"].get("suppress_comment", "")
             assert len(reason.split()) >= 5, f"{kind}: {skipped['check_id']} without a reason"
     assert checked["dockerfile"]["summary"]["resource_count"] == len(bakes)
+
+
+def test_kubernetes_manifests_are_the_same_in_every_combination(bakes):
+    """So test_kubernetes.py, which checks one bake's, covers them all."""
+
+    def manifests(project: Path) -> dict[str, str]:
+        root = project / "deploy" / "kubernetes"
+        return {str(p.relative_to(root)): p.read_text() for p in root.rglob("*") if p.is_file()}
+
+    first, *others = [manifests(project) for _, project in bakes.values()]
+    assert first and all(other == first for other in others)
