@@ -321,3 +321,12 @@ def test_autoscaling_keeps_web_drainable_without_exhausting_postgres(project, ob
         target = one(objects, "HorizontalPodAutoscaler", name)["spec"]["scaleTargetRef"]
         assert (target["kind"], target["name"]) == ("Deployment", name)
         assert "replicas" not in one(objects, "Deployment", name)["spec"], "the HPA owns it"
+
+
+def test_any_valid_slug_makes_a_valid_namespace(tmp_path):
+    """Python package names allow a trailing underscore; DNS labels forbid a hyphen there."""
+    project = bake(tmp_path, project_name="Shop", project_slug="shop_2_")
+    text = (project / OVERLAY / "kustomization.yaml").read_text()
+    namespace = re.search(r"^namespace: (.+)$", text, re.M)[1]
+    assert namespace == "shop-2"
+    assert f"NAMESPACE={namespace} " in (project / "README.md").read_text()
