@@ -14,9 +14,10 @@ from bakery import bake, tool
 pytestmark = pytest.mark.bake
 
 # Unrendered cookiecutter syntax. Django templates have {% tags %} of their own, so in
-# HTML only a reference to the cookiecutter context counts.
+# HTML only a reference to the cookiecutter context counts; GitHub's ${{ expressions }}
+# belong in a workflow.
 COOKIECUTTER_REFERENCE = re.compile(r"cookiecutter\.(?!json\b)\w+")
-JINJA_LEFTOVER = re.compile(rf"{{{{|{{%|%}}|{COOKIECUTTER_REFERENCE.pattern}")
+JINJA_LEFTOVER = re.compile(rf"(?<!\$){{{{|{{%|%}}|{COOKIECUTTER_REFERENCE.pattern}")
 
 
 def text_files(root):
