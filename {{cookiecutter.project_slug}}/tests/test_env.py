@@ -111,3 +111,24 @@ def test_env_example_documents_exactly_the_schema():
 
 def test_readme_table_lists_exactly_the_schema():
     assert markdown_table() in (BASE_DIR / "README.md").read_text()
+
+
+def test_malformed_service_urls_are_named_with_the_other_problems_and_never_shown():
+    message = problems(
+        DATABASE_URL="sqlite:///db",
+        CACHE_URL="redis//:hunter2@cache",
+        EMAIL_URL="smtp://postmaster:hunter3@mail.example:bad port",
+        DEFAULT_FROM_EMAIL="nobody",
+    )
+    for name in ("DJANGO_SECRET_KEY", "ALLOWED_HOSTS", "CACHE_URL", "EMAIL_URL"):
+        assert re.search(rf"^  {name}: ", message, re.MULTILINE), message
+    assert "DEFAULT_FROM_EMAIL: must be an email address" in message
+    assert "hunter" not in message
+
+
+@pytest.mark.parametrize("url", ["mqtt://cache:1883", "valkey://", "redis://cache:x/0"])
+def test_unusable_cache_urls_are_refused(url):
+    message = problems(
+        DJANGO_SECRET_KEY=STRONG_KEY, ALLOWED_HOSTS="a.b", DATABASE_URL="sqlite:///d", CACHE_URL=url
+    )
+    assert "  CACHE_URL: " in message
