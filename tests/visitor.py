@@ -1,0 +1,62 @@
+"""A visitor with a cookie jar who fills in forms, on any server of one site: the same
+cookies go to whichever process answers, as behind a load balancer."""
+
+import html
+import http.client
+import re
+from dataclasses import dataclass, field
+from http.cookies import SimpleCookie
+from urllib.parse import urlencode
+
+from server import Server
+
+HOST = "app.example.com"
+CSRF_FIELD = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+
+
+@dataclass
+class Page:
+    status: int
+    location: str
+    text: str
+
+
+@dataclass
+class Visitor:
+    cookies: dict[str, str] = field(default_factory=dict)
+
+    def get(self, server: Server, path: str) -> Page:
+        return self._send(server, "GET", path)
+
+    def submit(self, server: Server, path: str, data: dict[str, str]) -> Page:
+        """Load the form at `path` and post `data` with its CSRF token, as a browser does."""
+        form = self.get(server, path)
+        token = CSRF_FIELD.search(form.text)
+        assert token, f"no CSRF token in the form at {path}: {form.status} {form.text[:300]}"
+        body = urlencode(data | {"csrfmiddlewaretoken": html.unescape(token.group(1))})
+        return self._send(server, "POST", path, body)
+
+    def _send(self, server: Server, method: str, path: str, body: str | None = None) -> Page:
+        headers = {"Host": HOST, "X-Forwarded-Proto": "https"}
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        if body is not None:
+            headers |= {
+                "Content-Type": "application/x-www-form-urlencoded",
+                "Origin": f"https://{HOST}",
+            }
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=15)
+        try:
+            connection.request(method, path, body=body, headers=headers)
+            response = connection.getresponse()
+            for name, value in response.getheaders():
+                if name.lower() == "set-cookie":
+                    for morsel in SimpleCookie(value).values():
+                        self.cookies[morsel.key] = morsel.value
+            return Page(
+                response.status,
+                response.getheader("Location", ""),
+                response.read().decode(errors="replace"),
+            )
+        finally:
+            connection.close()
