@@ -2,28 +2,15 @@
 SMTP server, follows its link, sets a new password and signs in with it."""
 
 import re
-import uuid
 
 import pytest
 
 from backing import REDIS_URL, redis_database, smtp_server
 from bakery import collect_static
 from server import serve
-from visitor import HOST, Visitor
+from visitor import HOST, Visitor, create_user
 
 pytestmark = pytest.mark.boot
-
-
-def create_user(project, environ: dict[str, str], password: str) -> tuple[str, str]:
-    """A new user made with the project's own model, as an admin would; (name, email)."""
-    name = f"ada_{uuid.uuid4().hex[:8]}"
-    address = f"{name}@example.org"
-    code = (
-        "from django.contrib.auth import get_user_model; "
-        f"get_user_model().objects.create_user({name!r}, {address!r}, {password!r})"
-    )
-    project.run("python", "manage.py", "shell", "--no-imports", "-c", code, env=environ)
-    return name, address
 
 
 def sign_in(visitor: Visitor, server, name: str, password: str) -> bool:

@@ -4,14 +4,28 @@ cookies go to whichever process answers, as behind a load balancer."""
 import html
 import http.client
 import re
+import uuid
 from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
 from urllib.parse import urlencode
 
+from bakery import Project
 from server import Server
 
 HOST = "app.example.com"
 CSRF_FIELD = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+
+
+def create_user(project: Project, environ: dict[str, str], password: str) -> tuple[str, str]:
+    """A new user made with the project's own model, as an admin would; (name, email)."""
+    name = f"ada_{uuid.uuid4().hex[:8]}"
+    address = f"{name}@example.org"
+    code = (
+        "from django.contrib.auth import get_user_model; "
+        f"get_user_model().objects.create_user({name!r}, {address!r}, {password!r})"
+    )
+    project.run("python", "manage.py", "shell", "--no-imports", "-c", code, env=environ)
+    return name, address
 
 
 @dataclass
