@@ -7,8 +7,9 @@ import pytest
 
 from backing import REDIS_URL, redis_database, smtp_server
 from bakery import collect_static
+from faults import HOST
 from server import serve
-from visitor import HOST, Visitor, create_user
+from visitor import Visitor, create_user
 
 pytestmark = pytest.mark.boot
 

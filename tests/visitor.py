@@ -2,7 +2,6 @@
 cookies go to whichever process answers, as behind a load balancer."""
 
 import html
-import http.client
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -10,9 +9,9 @@ from http.cookies import SimpleCookie
 from urllib.parse import urlencode
 
 from bakery import Project
+from faults import ORIGIN, send
 from server import Server
 
-HOST = "app.example.com"
 CSRF_FIELD = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 
 
@@ -51,26 +50,17 @@ class Visitor:
         return self._send(server, "POST", path, body)
 
     def _send(self, server: Server, method: str, path: str, body: str | None = None) -> Page:
-        headers = {"Host": HOST, "X-Forwarded-Proto": "https"}
-        if self.cookies:
-            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
         if body is not None:
-            headers |= {
-                "Content-Type": "application/x-www-form-urlencoded",
-                "Origin": f"https://{HOST}",
-            }
-        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=15)
-        try:
-            connection.request(method, path, body=body, headers=headers)
-            response = connection.getresponse()
-            for name, value in response.getheaders():
-                if name.lower() == "set-cookie":
-                    for morsel in SimpleCookie(value).values():
-                        self.cookies[morsel.key] = morsel.value
-            return Page(
-                response.status,
-                response.getheader("Location", ""),
-                response.read().decode(errors="replace"),
-            )
-        finally:
-            connection.close()
+            headers |= {"Content-Type": "application/x-www-form-urlencoded", "Origin": ORIGIN}
+        outcome = send(
+            server.port, method, path, body=body and body.encode(), headers=headers, timeout=15
+        )
+        assert outcome.status, f"{method} {path}: {outcome.error}"
+        for name, value in outcome.headers:
+            if name.lower() == "set-cookie":
+                for morsel in SimpleCookie(value).values():
+                    self.cookies[morsel.key] = morsel.value
+        return Page(
+            outcome.status, outcome.header("Location") or "", outcome.body.decode(errors="replace")
+        )
