@@ -95,11 +95,13 @@ def test_a_serving_process_refuses_to_start_and_lists_every_bad_variable(product
     environ = production_env | {
         "DEBUG": "maybe",
         "DATABASE_URL": "mysql://u:hunter2@h/d",
+        "CACHE_URL": "redis//:hunter2@cache",
+        "EMAIL_URL": "smtp://u:hunter2@mail:bad port",
         "PORT": "x",
     }
     result = run_python("import django; django.setup()", environ)
     assert result.returncode != 0
-    for name in ("DEBUG", "DATABASE_URL", "PORT"):
+    for name in ("DEBUG", "DATABASE_URL", "CACHE_URL", "EMAIL_URL", "PORT"):
         assert f"  {name}: " in result.stderr
     assert "hunter2" not in result.stderr + result.stdout
     assert "Traceback" not in result.stderr
