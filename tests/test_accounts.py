@@ -1,5 +1,6 @@
 """A user who forgot their password gets an email from the booted project through a real
-SMTP server, follows its link, sets a new password and signs in with it."""
+SMTP server (STARTTLS and a password, as a mail provider requires), follows its link,
+sets a new password and signs in with it."""
 
 import re
 
@@ -23,18 +24,15 @@ def test_a_forgotten_password_is_reset_through_the_emailed_link(project, migrate
     collect_static(project)
     old_password, new_password = "the old passphrase 1234", "a brand new passphrase 5678"
     name, address = create_user(project, migrated, old_password)
-    with redis_database(), smtp_server() as (inbox, smtp_port):
-        environ = migrated | {
-            "EMAIL_URL": f"smtp://127.0.0.1:{smtp_port}?starttls=false",
-            "CACHE_URL": REDIS_URL,
-        }
+    with redis_database(), smtp_server() as mail:
+        environ = migrated | mail.environ | {"CACHE_URL": REDIS_URL}
         with serve(project, environ) as server:
             server.wait_until_serving()
             visitor = Visitor()
             asked = visitor.submit(server, "/accounts/password_reset/", {"email": address})
             assert (asked.status, asked.location) == (302, "/accounts/password_reset/done/")
 
-            (message,) = inbox.wait_for(1)
+            (message,) = mail.inbox.wait_for(1)
             assert message["To"] == address
             assert message["From"] == "noreply@example.com"
             body = message.get_content()
