@@ -9,12 +9,16 @@ every missing or invalid variable and never prints a value.
 import os
 import secrets
 import sys
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from config.cache import check_cache_url
+from config.email import mailers
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATABASE_SCHEMES = ("postgres", "postgresql", "pgsql", "sqlite")
@@ -65,6 +69,29 @@ class Env(BaseSettings):
         20_000,
         ge=0,
         description="Milliseconds a query may run before Postgres cancels it (0: no limit).",
+    )
+
+    # Cache and sessions (config/cache.py)
+    CACHE_URL: SecretStr = Field(
+        SecretStr(""),
+        description="redis://[:password@]host:6379/0 (rediss:// for TLS; valkey:// alike). "
+        "Empty: each process caches in its own memory (development only).",
+    )
+
+    # Email (config/email.py)
+    EMAIL_URL: SecretStr = Field(
+        SecretStr(""),
+        description="smtp://user:password@host:587 (STARTTLS), smtps://user:password@host:465 "
+        "(TLS from the start), smtp://host:1025?starttls=false (plain). Empty or console://: "
+        "printed to stdout (development only).",
+    )
+    DEFAULT_FROM_EMAIL: str = Field(
+        {{ ("noreply@" ~ cookiecutter.domain_name) | python_string(8) | indent(8) }},
+        description="Sender address of the site's emails (password resets), with an optional "
+        "display name.",
+    )
+    SERVER_EMAIL: str = Field(
+        "", description="Sender of error reports to the site's admins. Empty: DEFAULT_FROM_EMAIL."
     )
 
     # Security
@@ -145,6 +172,26 @@ class Env(BaseSettings):
             raise ValueError("must name a database after the host, as in /name")
         if url.scheme != "sqlite" and not url.hostname:
             raise ValueError("must name a host")
+        return value
+
+    @field_validator("CACHE_URL")
+    @classmethod
+    def usable_cache_url(cls, value: SecretStr) -> SecretStr:
+        if url := value.get_secret_value():
+            check_cache_url(url)
+        return value
+
+    @field_validator("EMAIL_URL")
+    @classmethod
+    def usable_email_url(cls, value: SecretStr) -> SecretStr:
+        mailers(value.get_secret_value())
+        return value
+
+    @field_validator("DEFAULT_FROM_EMAIL", "SERVER_EMAIL")
+    @classmethod
+    def email_address(cls, value: str) -> str:
+        if value and "@" not in parseaddr(value)[1]:
+            raise ValueError("must be an email address, as in Name <noreply@example.com>")
         return value
 
 
