@@ -10,7 +10,9 @@ from django.utils.csp import CSP
 
 from config.database import database_settings
 from config.env import BASE_DIR, load
+from config.errors import start_error_reporting
 from config.logs import logging_config
+from config.storage import media_storage
 
 env = load()
 
@@ -28,6 +30,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "config.apps.ConfigConfig",
     "{{ cookiecutter.project_slug }}",
 ]
 
@@ -74,14 +77,18 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Database: config/database.py
 DATABASES = {"default": database_settings(env)}
 
-# Static files, served by whitenoise; hashed names get far-future caching.
+# Uploaded files: config/storage.py. Static files, served by whitenoise; hashed names
+# get far-future caching.
 # https://whitenoise.readthedocs.io/en/stable/django.html
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": media_storage(env),
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
+# Uploads on the local disk, in development only (git- and docker-ignored).
+MEDIA_ROOT = BASE_DIR / "media"
+MEDIA_URL = "media/"
 
 # Security
 # https://docs.djangoproject.com/en/6.1/howto/deployment/checklist/
@@ -111,6 +118,9 @@ SECURE_CSP = {
     "form-action": [CSP.SELF],
     "frame-ancestors": [CSP.NONE],
 }
+
+# Error reporting, when SENTRY_DSN is set: config/errors.py
+start_error_reporting(env)
 
 # Logging: one stream on stdout, configured here rather than merged into Django's
 # defaults, which would also write to stderr and email admins.
