@@ -8,6 +8,8 @@ https://docs.djangoproject.com/en/6.1/topics/checks/
 from django.conf import settings
 from django.core.checks import Error, Warning, register
 from django.core.files.storage import FileSystemStorage
+from django.core.mail import mailers
+from django.core.mail.handler import DEFAULT_MAILER_BACKEND
 from django.utils.module_loading import import_string
 
 from config.env import load
@@ -82,15 +84,32 @@ def database_is_a_service(app_configs, **kwargs):
 @register(TAG, deploy=True)
 def email_is_sent(app_configs, **kwargs):
     """Factor IV: a console, file or memory backend never delivers a password reset."""
-    if not settings.DEBUG and settings.EMAIL_BACKEND in LOCAL_EMAIL_BACKENDS:
+    local = {
+        alias: backend
+        for alias, backend in email_backends().items()
+        if backend in LOCAL_EMAIL_BACKENDS
+    }
+    if not settings.DEBUG and local:
         return [
             Error(
-                f"Email goes to {settings.EMAIL_BACKEND.split('.')[-2]}, never to anyone.",
+                f"Email of the {alias} mailer goes to {backend.split('.')[-2]}, never to anyone.",
                 hint="Set EMAIL_URL to an SMTP server (smtp://user:password@host:587).",
                 id=f"{TAG}.E004",
             )
+            for alias, backend in local.items()
         ]
     return []
+
+
+def email_backends() -> dict[str, str]:
+    """Each mailer's backend: from MAILERS (Django 6.1), else the older EMAIL_BACKEND."""
+    if hasattr(settings, "MAILERS"):
+        return {
+            alias: mailer.get("BACKEND", DEFAULT_MAILER_BACKEND)
+            for alias, mailer in settings.MAILERS.items()
+        }
+    backend = type(mailers.default)
+    return {"default": f"{backend.__module__}.{backend.__qualname__}"}
 
 
 @register(TAG, deploy=True)

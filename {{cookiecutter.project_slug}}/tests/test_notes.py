@@ -1,6 +1,7 @@
 """The example app's write: a posted note is saved and shown, or refused whole."""
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from {{ cookiecutter.project_slug }}.models import Note
@@ -47,3 +48,32 @@ def test_a_note_without_the_csrf_token_is_refused(https):
 def test_notes_are_only_read_and_posted(client, https):
     assert client.put("/notes/", **https).status_code == 405
     assert client.delete("/notes/", **https).status_code == 405
+
+
+@pytest.fixture
+def development_media(settings, tmp_path):
+    """Uploads on the local disk, as in development (production's bucket: template tests)."""
+    settings.DEBUG = True
+    settings.MEDIA_ROOT = tmp_path
+
+
+def test_a_note_keeps_its_attachment_and_links_to_it(client, https, development_media):
+    upload = SimpleUploadedFile("plan.txt", b"step one", content_type="text/plain")
+    response = client.post("/notes/", {"text": "See attached", "attachment": upload}, **https)
+    assert response.status_code == 302
+    note = Note.objects.get()
+    with note.attachment.open() as attachment:
+        assert attachment.read() == b"step one"
+    page = client.get("/notes/", **https).content.decode()
+    assert f'<a href="{note.attachment.url}">attachment</a>' in page
+
+
+def test_an_oversized_attachment_is_refused_and_nothing_is_saved(
+    client, https, development_media, tmp_path
+):
+    upload = SimpleUploadedFile("big.bin", b"x" * (5 * 1024 * 1024 + 1))
+    response = client.post("/notes/", {"text": "Too big", "attachment": upload}, **https)
+    assert response.status_code == 400
+    assert b"5.0\xc2\xa0MB or less" in response.content
+    assert not Note.objects.exists()
+    assert not any(tmp_path.iterdir())
