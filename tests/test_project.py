@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from bakery import database_url, tool, uv_environment
+from bakery import UNCONTACTED_SERVICES, database_url, tool, uv_environment
 
 pytestmark = pytest.mark.project
 
@@ -27,7 +27,8 @@ def test_the_projects_own_check_script_passes_against_postgres(project, database
 
 
 def test_deploy_checklist_passes_with_a_production_environment(project, database):
-    environ = project.production_env(database) | {"SECURE_SSL_REDIRECT": "true"}
+    environ = project.production_env(database) | UNCONTACTED_SERVICES
+    environ["SECURE_SSL_REDIRECT"] = "true"
     result = project.run(
         "python", "manage.py", "check", "--deploy", "--fail-level", "WARNING", env=environ
     )
