@@ -1,7 +1,7 @@
 """Error reporting to Sentry (or a service that speaks its protocol), when SENTRY_DSN is set.
 
 Unset, nothing is imported or started. Reports carry the release (GIT_REVISION) and no
-personal data: no cookies, no user's email or IP address.
+personal data: no cookies, no user's details.
 https://docs.sentry.io/platforms/python/integrations/django/
 """
 
