@@ -241,6 +241,14 @@ class Env(BaseSettings):
             raise ValueError("is set, but AWS_STORAGE_BUCKET_NAME is not")
         return value
 
+    @field_validator("AWS_SECRET_ACCESS_KEY")
+    @classmethod
+    def keys_come_in_pairs(cls, value: SecretStr, info: ValidationInfo) -> SecretStr:
+        key = info.data.get("AWS_ACCESS_KEY_ID")
+        if key is not None and bool(key) != bool(value.get_secret_value()):
+            raise ValueError("and AWS_ACCESS_KEY_ID must be set together, or neither")
+        return value
+
 
 def describe_problems(error: ValidationError) -> str:
     """One message naming every bad variable; values are never echoed."""

@@ -137,6 +137,10 @@ def test_readme_table_lists_exactly_the_schema():
         ),
         ({"AWS_S3_ENDPOINT_URL": "https://objects.example"}, "AWS_S3_ENDPOINT_URL"),
         ({"AWS_ACCESS_KEY_ID": "AKIAEXAMPLE"}, "AWS_ACCESS_KEY_ID"),
+        (
+            {"AWS_STORAGE_BUCKET_NAME": "media", "AWS_SECRET_ACCESS_KEY": "hunter2-secret"},
+            "AWS_SECRET_ACCESS_KEY",
+        ),
         ({"SENTRY_DSN": "https://sentry.example/42"}, "SENTRY_DSN"),
         ({"SENTRY_DSN": "not a dsn"}, "SENTRY_DSN"),
     ],
