@@ -30,14 +30,6 @@ MATRIX = [
 ]
 SLUG = "demo_shop"
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-# Shared backing services for `check --deploy`, which reads their settings and contacts
-# none of them: the project's twelve-factor checks pass only when each is set.
-UNCONTACTED_SERVICES = {
-    "CACHE_URL": "redis://cache.internal:6379/0",
-    "EMAIL_URL": "smtp://mail.internal:587",
-    "AWS_STORAGE_BUCKET_NAME": "media",
-    "AWS_S3_ENDPOINT_URL": "https://objects.internal",
-}
 
 
 def matrix_id(options: dict) -> str:

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from bakery import UNCONTACTED_SERVICES, database_url, tool, uv_environment
+from bakery import database_url, tool, uv_environment
 
 pytestmark = pytest.mark.project
 
@@ -24,15 +24,6 @@ def test_the_projects_own_check_script_passes_against_postgres(project, database
     assert " failed" not in result.stdout
     assert "--- all checks passed" in result.stdout
     print(f"\n[{project.interface}] bin/check: {summary.group(0)}")
-
-
-def test_deploy_checklist_passes_with_a_production_environment(project, database):
-    environ = project.production_env(database) | UNCONTACTED_SERVICES
-    environ["SECURE_SSL_REDIRECT"] = "true"
-    result = project.run(
-        "python", "manage.py", "check", "--deploy", "--fail-level", "WARNING", env=environ
-    )
-    assert "System check identified no issues" in result.stdout
 
 
 def test_collectstatic_needs_no_secret_and_no_database(project, tmp_path):
