@@ -36,7 +36,9 @@ def regenerate(interface: str, uv: str) -> None:
             )
         )
         (baked / "uv.lock").unlink()
-        subprocess.run([uv, "lock", "--quiet"], cwd=baked, check=True)
+        # The Python dev.py found for baked projects; uv must not download one.
+        environ = os.environ | {"UV_PYTHON": os.environ.get("BAKED_PYTHON", "3.13")}
+        subprocess.run([uv, "lock", "--quiet"], cwd=baked, env=environ, check=True)
         text = (baked / "uv.lock").read_text()
     name = PLACEHOLDER_SLUG.replace("_", "-")
     if text.count(f'name = "{name}"') != 1:

@@ -120,6 +120,7 @@ class Project:
             # test starts an SMTP server and points this at it.
             "EMAIL_URL": "smtp://smtp.example.com",
             "DEBUG": "false",
+            "GIT_REVISION": "0123456789abcdef0123456789abcdef01234567",
             "LOG_FORMAT": "json",
             "WEB_CONCURRENCY": "2",
         }

@@ -51,12 +51,18 @@ class Server:
         return sum(text in line for line in self.lines + self.errors)
 
     def request(
-        self, path: str, *, method: str = "GET", headers: dict | None = None, timeout: float = 10
+        self,
+        path: str,
+        *,
+        method: str = "GET",
+        headers: dict | None = None,
+        body: bytes | None = None,
+        timeout: float = 10,
     ) -> Response:
         headers = {"Host": "app.example.com", "X-Forwarded-Proto": "https"} | (headers or {})
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
         try:
-            connection.request(method, path, headers=headers)
+            connection.request(method, path, body=body, headers=headers)
             response = connection.getresponse()
             return Response(
                 response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()

@@ -14,7 +14,14 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from config.cache import check_cache_url
@@ -22,6 +29,18 @@ from config.email import mailers
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATABASE_SCHEMES = ("postgres", "postgresql", "pgsql", "sqlite")
+# Where platforms publish the commit they deployed, for when GIT_REVISION is not set:
+# Heroku's dyno metadata (BUILD replaces SLUG), Render, Railway, Heroku-style builds
+# (SOURCE_VERSION), and Cloud Run's revision name (not a commit, but it names the release).
+REVISION_VARIABLES = (
+    "GIT_REVISION",
+    "HEROKU_BUILD_COMMIT",
+    "HEROKU_SLUG_COMMIT",
+    "RENDER_GIT_COMMIT",
+    "RAILWAY_GIT_COMMIT_SHA",
+    "SOURCE_VERSION",
+    "K_REVISION",
+)
 CommaSeparated = Annotated[list[str], NoDecode]
 
 
@@ -33,6 +52,8 @@ class Env(BaseSettings):
         extra="ignore",
         case_sensitive=True,
         hide_input_in_errors=True,
+        # A variable set to nothing (`KEY=` in .env, `${KEY:-}` in compose) is not set.
+        env_ignore_empty=True,
     )
 
     # Core
@@ -51,7 +72,10 @@ class Env(BaseSettings):
         description="Comma-separated origins (https://example.com) trusted for unsafe requests.",
     )
     GIT_REVISION: str = Field(
-        "unknown", description="The release being run, shown in /healthz and the boot log."
+        "unknown",
+        validation_alias=AliasChoices(*REVISION_VARIABLES),
+        description="The release being run (commit), shown in /healthz, the boot log and "
+        f"error reports. If unset: {', '.join(REVISION_VARIABLES[1:])}.",
     )
 
     # Database
@@ -92,6 +116,42 @@ class Env(BaseSettings):
     )
     SERVER_EMAIL: str = Field(
         "", description="Sender of error reports to the site's admins. Empty: DEFAULT_FROM_EMAIL."
+    )
+
+    # Media storage: user uploads, in an S3-compatible bucket (config/storage.py)
+    AWS_STORAGE_BUCKET_NAME: str = Field(
+        "",
+        description="The bucket for uploaded files. Empty: the local media/ directory, "
+        "for development only.",
+    )
+    AWS_S3_ENDPOINT_URL: str = Field(
+        "",
+        validation_alias=AliasChoices("AWS_S3_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"),
+        description="https://host[:port] of an S3-compatible service (MinIO, R2, Tigris, "
+        "...). Empty: Amazon S3.",
+    )
+    AWS_S3_REGION_NAME: str = Field(
+        "",
+        validation_alias=AliasChoices("AWS_S3_REGION_NAME", "AWS_REGION", "AWS_DEFAULT_REGION"),
+        description="The bucket's region, if the service needs one.",
+    )
+    AWS_ACCESS_KEY_ID: str = Field(
+        "", description="Access key for the bucket. Empty: the platform's role or profile."
+    )
+    AWS_SECRET_ACCESS_KEY: SecretStr = Field(
+        SecretStr(""), description="Secret key that goes with AWS_ACCESS_KEY_ID."
+    )
+    AWS_QUERYSTRING_EXPIRE: int = Field(
+        3600, ge=1, description="Seconds a signed link to an uploaded file stays valid."
+    )
+
+    # Error reporting (config/errors.py)
+    SENTRY_DSN: SecretStr = Field(
+        SecretStr(""),
+        description="Send unhandled errors to Sentry (or a compatible service). Empty: off.",
+    )
+    SENTRY_ENVIRONMENT: str = Field(
+        "production", description="The environment name errors are filed under."
     )
 
     # Security
@@ -192,6 +252,48 @@ class Env(BaseSettings):
     def email_address(cls, value: str) -> str:
         if value and "@" not in parseaddr(value)[1]:
             raise ValueError("must be an email address, as in Name <noreply@example.com>")
+        return value
+
+    @field_validator("AWS_S3_ENDPOINT_URL")
+    @classmethod
+    def usable_endpoint_url(cls, value: str) -> str:
+        if value:
+            url = urlsplit(value)
+            try:
+                usable = url.scheme in ("https", "http") and bool(url.hostname) and url.port != 0
+            except ValueError:  # a port that is not a number from 1 to 65535
+                usable = False
+            if not usable:
+                raise ValueError("must be a URL like https://host[:port]")
+        return value
+
+    @field_validator("SENTRY_DSN")
+    @classmethod
+    def usable_sentry_dsn(cls, value: SecretStr) -> SecretStr:
+        if value.get_secret_value():
+            from sentry_sdk.utils import BadDsn, Dsn
+
+            try:
+                Dsn(value.get_secret_value())
+            except (BadDsn, ValueError):
+                raise ValueError(
+                    "must look like https://key@host/project-id (Sentry's client keys page)"
+                ) from None
+        return value
+
+    @field_validator("AWS_S3_ENDPOINT_URL", "AWS_ACCESS_KEY_ID")
+    @classmethod
+    def storage_needs_a_bucket(cls, value: str, info: ValidationInfo) -> str:
+        if value and info.data.get("AWS_STORAGE_BUCKET_NAME") == "":
+            raise ValueError("is set, but AWS_STORAGE_BUCKET_NAME is not")
+        return value
+
+    @field_validator("AWS_SECRET_ACCESS_KEY")
+    @classmethod
+    def keys_come_in_pairs(cls, value: SecretStr, info: ValidationInfo) -> SecretStr:
+        key = info.data.get("AWS_ACCESS_KEY_ID")
+        if key is not None and bool(key) != bool(value.get_secret_value()):
+            raise ValueError("and AWS_ACCESS_KEY_ID must be set together, or neither")
         return value
 
 

@@ -12,7 +12,9 @@ from config.cache import cache_settings, session_engine
 from config.database import database_settings
 from config.email import mailers
 from config.env import BASE_DIR, load
+from config.errors import start_error_reporting
 from config.logs import logging_config
+from config.storage import media_storage
 
 env = load()
 
@@ -32,6 +34,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "config.apps.ConfigConfig",
     "{{ cookiecutter.project_slug }}",
 ]
 
@@ -95,14 +98,18 @@ MAILERS = mailers(env.EMAIL_URL.get_secret_value())
 DEFAULT_FROM_EMAIL = env.DEFAULT_FROM_EMAIL
 SERVER_EMAIL = env.SERVER_EMAIL or DEFAULT_FROM_EMAIL
 
-# Static files, served by whitenoise; hashed names get far-future caching.
+# Uploaded files: config/storage.py. Static files, served by whitenoise; hashed names
+# get far-future caching.
 # https://whitenoise.readthedocs.io/en/stable/django.html
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": media_storage(env),
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
+# Uploads on the local disk, in development only (git- and docker-ignored).
+MEDIA_ROOT = BASE_DIR / "media"
+MEDIA_URL = "media/"
 
 # Security
 # https://docs.djangoproject.com/en/6.1/howto/deployment/checklist/
@@ -133,6 +140,9 @@ SECURE_CSP = {
     "base-uri": [CSP.NONE],
     "frame-ancestors": [CSP.NONE],
 }
+
+# Error reporting, when SENTRY_DSN is set: config/errors.py
+start_error_reporting(env)
 
 # Logging: one stream on stdout, configured here rather than merged into Django's
 # defaults, which would also write to stderr and email admins.

@@ -39,6 +39,7 @@ PROCESS_LOCAL = {
     "django.core.mail.backends.filebased.EmailBackend",
     "django.core.mail.backends.dummy.EmailBackend",
     "django.core.files.storage.FileSystemStorage",
+    "config.storage.DevelopmentFileStorage",
     "django.core.files.storage.InMemoryStorage",
     "django.tasks.backends.immediate.ImmediateBackend",
     "django.tasks.backends.dummy.DummyBackend",

@@ -1,5 +1,7 @@
 """URL routes. /healthz and /readyz are answered by config.health's middleware."""
 
+from django.conf import settings
+from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import include, path
 
@@ -10,3 +12,5 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("{{ cookiecutter.project_slug }}.urls")),
 ]
+# Uploads on the local disk, in development; static() adds nothing unless DEBUG is on.
+urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

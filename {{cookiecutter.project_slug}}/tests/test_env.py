@@ -4,12 +4,19 @@ import re
 
 import dj_database_url
 import pytest
-from pydantic import ValidationError
+from pydantic import AliasChoices, ValidationError
 
-from config.env import BASE_DIR, Env, describe_problems
+from config.env import BASE_DIR, REVISION_VARIABLES, Env, describe_problems
 from config.envdocs import example_file, markdown_table
 from tests.conftest import run_python
 
+# Other names a variable is read from (what platforms and boto3 set).
+ALIASES = {
+    alias
+    for field in Env.model_fields.values()
+    if isinstance(field.validation_alias, AliasChoices)
+    for alias in field.validation_alias.choices
+}
 STRONG_KEY = "k7Gq2vXz9LmP4wRt8YbN3cJh6FdS1aQe5UoI0pKlZxCvBnMgT-Wd"
 
 
@@ -22,7 +29,7 @@ def problems(**environ: str) -> str:
 
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch):
-    for name in Env.model_fields:
+    for name in {*Env.model_fields, *ALIASES}:
         monkeypatch.delenv(name, raising=False)
 
 
@@ -134,3 +141,70 @@ def test_unusable_cache_urls_are_refused(url):
         DJANGO_SECRET_KEY=STRONG_KEY, ALLOWED_HOSTS="a.b", DATABASE_URL="sqlite:///d", CACHE_URL=url
     )
     assert "  CACHE_URL: " in message
+
+
+@pytest.mark.parametrize(
+    ("environ", "name"),
+    [
+        (
+            {"AWS_STORAGE_BUCKET_NAME": "media", "AWS_S3_ENDPOINT_URL": "minio:9000"},
+            "AWS_S3_ENDPOINT_URL",
+        ),
+        (
+            {"AWS_STORAGE_BUCKET_NAME": "media", "AWS_S3_ENDPOINT_URL": "http://h:port"},
+            "AWS_S3_ENDPOINT_URL",
+        ),
+        (
+            {"AWS_STORAGE_BUCKET_NAME": "media", "AWS_ENDPOINT_URL_S3": "ftp://h"},
+            "AWS_ENDPOINT_URL_S3",
+        ),
+        ({"AWS_S3_ENDPOINT_URL": "https://objects.example"}, "AWS_S3_ENDPOINT_URL"),
+        ({"AWS_ACCESS_KEY_ID": "AKIAEXAMPLE"}, "AWS_ACCESS_KEY_ID"),
+        (
+            {"AWS_STORAGE_BUCKET_NAME": "media", "AWS_SECRET_ACCESS_KEY": "hunter2-secret"},
+            "AWS_SECRET_ACCESS_KEY",
+        ),
+        ({"SENTRY_DSN": "https://sentry.example/42"}, "SENTRY_DSN"),
+        ({"SENTRY_DSN": "not a dsn"}, "SENTRY_DSN"),
+    ],
+)
+def test_unusable_service_settings_are_named_without_their_value(environ, name):
+    message = problems(
+        DJANGO_SECRET_KEY=STRONG_KEY, DATABASE_URL="sqlite:///db", ALLOWED_HOSTS="a.b", **environ
+    )
+    assert f"  {name}: " in message, message
+    assert environ[name] not in message
+
+
+def test_one_start_up_error_names_every_malformed_url():
+    message = problems(
+        DJANGO_SECRET_KEY=STRONG_KEY,
+        ALLOWED_HOSTS="a.b",
+        DATABASE_URL="postgres//user:hunter2@db/app",
+        AWS_STORAGE_BUCKET_NAME="media",
+        AWS_S3_ENDPOINT_URL="https://objects.example:bad",
+        SENTRY_DSN="https://hunter3@sentry.example",
+    )
+    for name in ("DATABASE_URL", "AWS_S3_ENDPOINT_URL", "SENTRY_DSN"):
+        assert f"  {name}: " in message, message
+    assert "hunter" not in message
+    assert message.startswith("Configuration error: 3 environment variables")
+
+
+def platform_revision(monkeypatch, **environ: str) -> str:
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    env = Env(_env_file=None, DJANGO_SECRET_KEY=STRONG_KEY, DATABASE_URL="sqlite:///db", DEBUG="1")
+    return env.GIT_REVISION
+
+
+@pytest.mark.parametrize("name", REVISION_VARIABLES)
+def test_the_release_is_read_from_what_the_platform_sets(monkeypatch, name):
+    assert platform_revision(monkeypatch, **{name: "3f2a9c1"}) == "3f2a9c1"
+
+
+def test_an_explicit_git_revision_wins_and_an_empty_one_does_not(monkeypatch):
+    assert platform_revision(monkeypatch) == "unknown"
+    assert platform_revision(monkeypatch, RENDER_GIT_COMMIT="from-render") == "from-render"
+    assert platform_revision(monkeypatch, GIT_REVISION="") == "from-render"
+    assert platform_revision(monkeypatch, GIT_REVISION="explicit") == "explicit"

@@ -2,6 +2,7 @@
 
 import pytest
 from django.core.cache import cache
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from {{ cookiecutter.project_slug }}.models import Note
@@ -60,3 +61,32 @@ def test_the_note_count_is_cached_and_forgotten_when_a_note_is_saved(
     with django_capture_on_commit_callbacks(execute=True):
         client.post("/notes/", {"text": "saved"}, **https)
     assert b"2 notes so far" in client.get("/notes/", **https).content
+
+
+@pytest.fixture
+def development_media(settings, tmp_path):
+    """Uploads on the local disk, as in development (production's bucket: template tests)."""
+    settings.DEBUG = True
+    settings.MEDIA_ROOT = tmp_path
+
+
+def test_a_note_keeps_its_attachment_and_links_to_it(client, https, development_media):
+    upload = SimpleUploadedFile("plan.txt", b"step one", content_type="text/plain")
+    response = client.post("/notes/", {"text": "See attached", "attachment": upload}, **https)
+    assert response.status_code == 302
+    note = Note.objects.get()
+    with note.attachment.open() as attachment:
+        assert attachment.read() == b"step one"
+    page = client.get("/notes/", **https).content.decode()
+    assert f'<a href="{note.attachment.url}">attachment</a>' in page
+
+
+def test_an_oversized_attachment_is_refused_and_nothing_is_saved(
+    client, https, development_media, tmp_path
+):
+    upload = SimpleUploadedFile("big.bin", b"x" * (5 * 1024 * 1024 + 1))
+    response = client.post("/notes/", {"text": "Too big", "attachment": upload}, **https)
+    assert response.status_code == 400
+    assert b"5.0\xc2\xa0MB or less" in response.content
+    assert not Note.objects.exists()
+    assert not any(tmp_path.iterdir())

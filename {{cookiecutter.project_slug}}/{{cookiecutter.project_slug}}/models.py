@@ -12,6 +12,8 @@ class Note(models.Model):
 
     # Short enough to read at a glance; the form and the database column both enforce it.
     text = models.CharField(max_length=280)
+    # Stored by STORAGES["default"] (config/storage.py): a bucket in production.
+    attachment = models.FileField(upload_to="notes/%Y/%m/", blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:

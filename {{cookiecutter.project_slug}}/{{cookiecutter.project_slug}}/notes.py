@@ -3,6 +3,7 @@
 from django import forms
 from django.core.cache import cache
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import filesizeformat
 from django.views.decorators.http import require_http_methods
 
 from {{ cookiecutter.project_slug }}.models import NOTE_COUNT_KEY, Note
@@ -12,12 +13,23 @@ LATEST_NOTES = 10
 # Saving a note forgets the count at once (models.py); the timeout bounds how long a
 # write that bypasses the model (raw SQL, a bulk update) leaves it wrong.
 NOTE_COUNT_TIMEOUT = 300
+# A web worker is busy for as long as an upload streams through it to storage; files
+# much larger than this belong in direct-to-bucket uploads (presigned POSTs).
+MAX_ATTACHMENT_BYTES = 5 * 1024 * 1024
 
 
 class NoteForm(forms.ModelForm):
     class Meta:
         model = Note
-        fields = ("text",)
+        fields = ("text", "attachment")
+
+    def clean_attachment(self):
+        attachment = self.cleaned_data["attachment"]
+        if attachment and attachment.size > MAX_ATTACHMENT_BYTES:
+            raise forms.ValidationError(
+                f"Attach a file of {filesizeformat(MAX_ATTACHMENT_BYTES)} or less."
+            )
+        return attachment
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -25,7 +37,7 @@ def notes(request):
     """GET: the latest notes under an empty form. POST: save a note, or show why not."""
     form, status = NoteForm(), 200
     if request.method == "POST":
-        form = NoteForm(request.POST)
+        form = NoteForm(request.POST, request.FILES)
         if form.is_valid():
             form.save()
             # Post/Redirect/Get: reloading the page that follows does not post it again.

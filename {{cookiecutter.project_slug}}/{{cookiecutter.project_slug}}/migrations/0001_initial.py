@@ -16,6 +16,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('text', models.CharField(max_length=280)),
+                ('attachment', models.FileField(blank=True, upload_to='notes/%Y/%m/')),
                 ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
             ],
             options={
