@@ -4,28 +4,14 @@ Secrets are generated here, never taken from the answers, so they reach neither 
 committed file nor cookiecutter's replay file.
 """
 
-import secrets
+import runpy
 import shutil
 import sys
-from pathlib import Path
-
-ENV_FILE = Path(".env")
-LOCAL_ENV = """\
-# Local development only: git- and docker-ignored. Every variable is described in
-# .env.example; production sets them in the platform's environment instead.
-DJANGO_SECRET_KEY={secret_key}
-DEBUG=true
-ALLOWED_HOSTS=localhost,127.0.0.1,[::1]
-DATABASE_URL=sqlite:///db.sqlite3
-SECURE_SSL_REDIRECT=false
-LOG_FORMAT=console
-"""
 
 
 def write_local_env() -> None:
-    """A different key every bake; URL-safe so no shell or dotenv parser mangles it."""
-    ENV_FILE.write_text(LOCAL_ENV.format(secret_key=secrets.token_urlsafe(50)))
-    ENV_FILE.chmod(0o600)
+    """The project's own `bin/setup` writes it, as it does for every later clone."""
+    runpy.run_path("bin/setup")["write_development_env"]()
 
 
 def report_uv() -> None:
