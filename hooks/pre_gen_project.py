@@ -15,7 +15,7 @@ ANSWERS = json.loads({{cookiecutter | jsonify | tojson}})
 # Names the slug may not take: hooks/reserved_names.json, derived from installs of the
 # shipped locks by scripts/reserved_names.py (`python3 dev.py lock`; a test fails when
 # it is stale), passed in by local_extensions.ReservedNames.
-RESERVED = json.loads({{ reserved_names | jsonify | tojson }})
+RESERVED = json.loads({{reserved_names | jsonify | tojson}})
 SLUG_PATTERN = re.compile(r"[a-z][a-z0-9_]*")
 EMAIL_PATTERN = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 HOSTNAME_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")

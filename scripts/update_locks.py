@@ -12,9 +12,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from cookiecutter.main import cookiecutter
-
 import reserved_names
+from cookiecutter.main import cookiecutter
 
 TEMPLATE = Path(__file__).resolve().parent.parent
 PROJECT_DIR = TEMPLATE / "{{cookiecutter.project_slug}}"
