@@ -174,7 +174,9 @@ def test_readyz_answers_in_time_while_slow_requests_hold_every_pooled_connection
     with serve(project, environ) as server:
         server.wait_until_serving()
         slow = [
-            threading.Thread(target=server.request, args=("/test-slow-query/?seconds=6",))
+            threading.Thread(
+                target=server.request, args=("/test-slow-query/?seconds=6",), kwargs={"timeout": 30}
+            )
             for _ in range(4)
         ]
         for thread in slow:
