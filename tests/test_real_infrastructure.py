@@ -175,13 +175,13 @@ def test_readyz_answers_in_time_while_slow_requests_hold_every_pooled_connection
         server.wait_until_serving()
         slow = [
             threading.Thread(
-                target=server.request, args=("/test-slow-query/?seconds=6",), kwargs={"timeout": 30}
+                target=server.request, args=("/test-slow-query/?seconds=3",), kwargs={"timeout": 30}
             )
             for _ in range(4)
         ]
         for thread in slow:
             thread.start()
-        time.sleep(1.5)  # two queries hold both connections, two wait for one
+        time.sleep(1)  # two queries hold both connections, two wait for one
         started = time.monotonic()
         probe = server.request("/readyz", timeout=5)
         seconds = time.monotonic() - started
