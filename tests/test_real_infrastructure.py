@@ -72,6 +72,8 @@ def clean_clone(tmp_path: Path, interface: str) -> Path:
 @pytest.mark.boot
 @pytest.mark.parametrize("interface", ["wsgi", "asgi"])
 def test_a_new_clone_serves_after_the_readme_commands(tmp_path, interface):
+    """The README's commands as written, with two additions a script needs: the
+    superuser's answers from DJANGO_SUPERUSER_* (`--noinput`), and a free port."""
     clone = clean_clone(tmp_path, interface)
     port = free_port()
     environ = {
