@@ -91,10 +91,8 @@ def demo() -> int:
         subprocess.run(step, cwd=project, env=environ, check=True)
     print(f"\nBaked {project.relative_to(ROOT)}. Serving http://127.0.0.1:8000/ (Ctrl-C stops).")
     print(
-        print(
-            f"Admin user: cd {project.relative_to(ROOT)} && "
-            f"{os.path.relpath(uv(), project)} run python manage.py createsuperuser\n"
-        )
+        f"Admin user: cd {project.relative_to(ROOT)} && "
+        f"{os.path.relpath(uv(), project)} run python manage.py createsuperuser\n"
     )
     serve = [uv(), "run", "--frozen", "python", "manage.py", "runserver", "127.0.0.1:8000"]
     try:

@@ -190,3 +190,15 @@ class StringLiterals(Extension):
         super().__init__(environment)
         environment.filters["toml_string"] = toml_string
         environment.filters["python_string"] = python_string
+
+
+class ReservedNames(Extension):
+    """`reserved_names` for the pre-gen hook: the names a project slug may not take,
+    from hooks/reserved_names.json, which scripts/reserved_names.py derives from
+    installs of the shipped locks. (The hook runs from a temporary copy in the new
+    project's directory, so it cannot find the file itself.)"""
+
+    def __init__(self, environment: Environment):
+        super().__init__(environment)
+        names = (TEMPLATE / "hooks" / "reserved_names.json").read_text(encoding="utf-8")
+        environment.globals["reserved_names"] = json.loads(names)

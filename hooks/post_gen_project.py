@@ -8,7 +8,7 @@ committed file nor cookiecutter's replay file.
 import json
 import os
 import re
-import secrets
+import runpy
 import shlex
 import shutil
 import subprocess
@@ -26,23 +26,11 @@ UPDATE_STATE = Path(".cruft.json")
 ABBREVIATIONS = get_user_config()["abbreviations"]
 SCP_LIKE = re.compile(r"[\w.-]+@[\w.-]+:[^/].*")
 
-ENV_FILE = Path(".env")
-LOCAL_ENV = """\
-# Local development only: git- and docker-ignored. Every variable is described in
-# .env.example; production sets them in the platform's environment instead.
-DJANGO_SECRET_KEY={secret_key}
-DEBUG=true
-ALLOWED_HOSTS=localhost,127.0.0.1,[::1]
-DATABASE_URL=sqlite:///db.sqlite3
-SECURE_SSL_REDIRECT=false
-LOG_FORMAT=console
-"""
 
 
 def write_local_env() -> None:
-    """A different key every bake; URL-safe so no shell or dotenv parser mangles it."""
-    ENV_FILE.write_text(LOCAL_ENV.format(secret_key=secrets.token_urlsafe(50)))
-    ENV_FILE.chmod(0o600)
+    """The project's own `bin/setup` writes it, as it does for every later clone."""
+    runpy.run_path("bin/setup")["write_development_env"]()
 
 
 def report_uv() -> None:
@@ -116,6 +104,7 @@ def write_update_state() -> None:
 NEXT_STEPS = """
 Next steps:
     cd {path}
+    bin/setup
     uv sync
     bin/dev
 then open http://localhost:8000/ (Ctrl-C stops it). README.md has the rest.

@@ -12,33 +12,10 @@ import sys
 
 ANSWERS = json.loads({{cookiecutter | jsonify | tojson}})
 
-# Modules the baked project imports, or that its tooling puts on sys.path: a package
-# with one of these names would shadow it.
-SHADOWED_MODULES = frozenset(
-    {
-        "asgiref",
-        "brotli",
-        "config",
-        "dj_database_url",
-        "django",
-        "gunicorn",
-        "manage",
-        "psycopg",
-        "psycopg_pool",
-        "pydantic",
-        "pydantic_settings",
-        "pytest",
-        "pytest_django",
-        "redis",
-        "site",
-        "test",
-        "tests",
-        "users",
-        "uvicorn",
-        "uvicorn_worker",
-        "whitenoise",
-    }
-)
+# Names the slug may not take: hooks/reserved_names.json, derived from installs of the
+# shipped locks by scripts/reserved_names.py (`python3 dev.py lock`; a test fails when
+# it is stale), passed in by local_extensions.ReservedNames.
+RESERVED = json.loads({{reserved_names | jsonify | tojson}})
 SLUG_PATTERN = re.compile(r"[a-z][a-z0-9_]*")
 EMAIL_PATTERN = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 HOSTNAME_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
@@ -67,13 +44,30 @@ def check_slug_shape(answers: dict) -> str | None:
     return None
 
 
-def check_slug_not_reserved(answers: dict) -> str | None:
-    """The slug must not be a keyword, nor hide a module the project imports."""
+def check_slug_not_keyword(answers: dict) -> str | None:
+    """A keyword cannot be imported as a package name."""
     slug = answers["project_slug"]
     if keyword.iskeyword(slug) or keyword.issoftkeyword(slug):
         return f"project_slug: {slug!r} is a Python keyword"
-    if slug in SHADOWED_MODULES or slug in sys.stdlib_module_names:
+    return None
+
+
+def check_slug_not_app_label(answers: dict) -> str | None:
+    """The slug is the app's label, and Django refuses two apps with one label."""
+    slug = answers["project_slug"]
+    if slug in RESERVED["django_app_labels"]:
+        return f"project_slug: {slug!r} is the label of Django's app django.contrib.{slug}"
+    return None
+
+
+def check_slug_not_shadowing(answers: dict) -> str | None:
+    """The slug must not hide a module the project imports, nor one of its own names."""
+    slug = answers["project_slug"]
+    modules = RESERVED["standard_library"] + RESERVED["installed_modules"]
+    if slug in modules or slug in sys.stdlib_module_names:
         return f"project_slug: {slug!r} would shadow the Python module of that name"
+    if slug in RESERVED["project_names"]:
+        return f"project_slug: {slug!r} would shadow the project's own {slug!r}"
     return None
 
 
@@ -108,7 +102,9 @@ def check_domain(answers: dict) -> str | None:
 VALIDATORS = (
     check_project_name,
     check_slug_shape,
-    check_slug_not_reserved,
+    check_slug_not_keyword,
+    check_slug_not_app_label,
+    check_slug_not_shadowing,
     check_free_text,
     check_email,
     check_domain,

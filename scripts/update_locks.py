@@ -1,4 +1,5 @@
-"""Regenerate the uv.lock files the template ships, one per web interface.
+"""Regenerate the uv.lock files the template ships, one per web interface, and the
+slug validator's reserved names that follow from them (scripts/reserved_names.py).
 
 A shipped lock makes a bake fast and offline (no resolution at bake time). The
 template's tests fail when a lock no longer matches the baked pyproject.toml; then run
@@ -11,6 +12,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import reserved_names
 from cookiecutter.main import cookiecutter
 
 TEMPLATE = Path(__file__).resolve().parent.parent
@@ -55,3 +57,4 @@ if __name__ == "__main__":
     uv = os.environ.get("UV", "uv")
     for interface in INTERFACES:
         regenerate(interface, uv)
+    reserved_names.main(uv)

@@ -129,10 +129,11 @@ class Project:
 TEST_VIEWS = """
 
 # Added by the template's tests: a view that takes as long as asked, to have requests
-# in flight when the server is told to stop, and one that fails, to see what a server
-# error shows.
+# in flight when the server is told to stop, one whose query takes as long as asked, to
+# hold database connections, and one that fails, to see what a server error shows.
 import time as _time
 
+from django.db import connection as _connection
 from django.http import HttpResponse as _HttpResponse
 
 
@@ -141,11 +142,21 @@ def _slow(request):
     return _HttpResponse("finished")
 
 
+def _slow_query(request):
+    with _connection.cursor() as cursor:
+        cursor.execute("SELECT pg_sleep(%s)", [float(request.GET.get("seconds", "1"))])
+    return _HttpResponse("finished")
+
+
 def _broken(request):
     raise RuntimeError("test-broken: internal detail 7f3a9c")
 
 
-urlpatterns += [path("test-slow/", _slow), path("test-broken/", _broken)]
+urlpatterns += [
+    path("test-slow/", _slow),
+    path("test-slow-query/", _slow_query),
+    path("test-broken/", _broken),
+]
 """
 
 

@@ -32,6 +32,7 @@ def base_image() -> str:
 def built(request, base_image, tmp_path_factory):
     """The image of a fresh bake, built as a user would: with its .env lying beside it."""
     project = bake(tmp_path_factory.mktemp(f"image-{request.param}"), web_interface=request.param)
+    (project / ".env.production").write_text("DJANGO_SECRET_KEY=must-not-ship\n")
     tag = f"localhost/tfd-test/demo-shop:{request.param}"
     result = containers.build_image(
         project, tag, {"PYTHON_IMAGE": base_image, "GIT_REVISION": REVISION}
@@ -123,7 +124,7 @@ def test_final_image_has_no_compiler_uv_cache_dev_tools_git_or_env(built):
     assert not any("/.cache/uv" in p or p.startswith(("opt/uv", "/opt/uv")) for p in files)
     assert not any(re.search(r"site-packages/(pytest|ruff|honcho)/", p) for p in files)
     names = {p.lstrip("/") for p in files}
-    assert "app/.env" not in names
+    assert not names & {"app/.env", "app/.env.production"}
     assert not any(p.startswith(("app/.git/", "app/tests/")) for p in names)
     assert any(p.lstrip("/").startswith("app/staticfiles/staticfiles.json") for p in files)
     assert any(re.search(r"app/\.venv/.*/django/__pycache__/.*\.pyc$", p) for p in files)

@@ -182,3 +182,29 @@ def test_hostile_free_text_bakes_literally_into_a_clean_project(tmp_path, optimi
         f"\n[{OPTIMIZATION[optimize]}] {len(HOSTILE['description'])}-character description, "
         f"Jinja, quotes, shell and non-ASCII baked literally; ruff clean"
     )
+
+
+# Slugs that baked a project unable to boot: an app label Django already has, a module
+# the project imports at run time (derived from the locks: see hooks/reserved_names.json).
+LABEL, MODULE, OWN = (
+    "is the label of Django's app",
+    "would shadow the Python module",
+    "would shadow the project's own",
+)
+UNBOOTABLE_SLUGS = {
+    slug: reason
+    for reason, slugs in (
+        (LABEL, "auth admin sessions messages contenttypes staticfiles"),
+        (MODULE, "sqlparse dotenv typing_extensions pydantic_core annotated_types h11"),
+        (OWN, "manage tests bin"),
+    )
+    for slug in slugs.split()
+}
+
+
+@pytest.mark.parametrize(("slug", "reason"), UNBOOTABLE_SLUGS.items(), ids=UNBOOTABLE_SLUGS)
+def test_a_slug_that_would_not_boot_is_refused(tmp_path, slug, reason):
+    result = bake_cli(tmp_path, {"project_slug": slug})
+    assert result.returncode != 0
+    assert f"ERROR: project_slug: {slug!r} {reason}" in result.stderr, result.stderr
+    assert left_behind(tmp_path) == []

@@ -4,10 +4,12 @@ https://docs.djangoproject.com/en/6.1/ref/databases/#connection-pool
 """
 
 import atexit
+import weakref
 
 import dj_database_url
 from django.conf import settings
 from django.db import connections
+from django.db.backends.signals import connection_created
 from psycopg_pool import ConnectionPool
 
 from config.env import Env
@@ -35,8 +37,9 @@ def database_settings(env: Env) -> dict:
         return database
     database["OPTIONS"] = {
         "connect_timeout": env.DATABASE_CONNECT_TIMEOUT,
-        # A stuck query fails with an error instead of holding a worker.
-        "options": f"-c statement_timeout={env.DATABASE_STATEMENT_TIMEOUT}",
+        # The URL's own parameters (sslmode, sslrootcert, application_name,
+        # target_session_attrs, options, ...) reach psycopg and win over the defaults.
+        **database.get("OPTIONS", {}),
         "pool": {
             "min_size": 1,
             "max_size": env.DATABASE_POOL_MAX_SIZE,
@@ -47,6 +50,30 @@ def database_settings(env: Env) -> dict:
         },
     }
     return database
+
+
+_limited = weakref.WeakSet()
+
+
+def limit_statement_time() -> None:
+    """In a serving process, a stuck query fails with an error instead of holding a
+    worker. Called by the server's entry points only, so migrations and one-off
+    commands run without the limit (a CREATE INDEX on a real table takes minutes).
+
+    The limit is set with SET on each new connection, not as a start-up parameter,
+    which PgBouncer in transaction mode and several managed poolers refuse.
+    """
+    connection_created.connect(_set_statement_timeout, dispatch_uid="statement_timeout")
+
+
+def _set_statement_timeout(sender, connection, **kwargs) -> None:
+    timeout = settings.DATABASE_STATEMENT_TIMEOUT
+    raw = connection.connection
+    if connection.vendor != "postgresql" or not timeout or raw in _limited:
+        return  # pooled connections come back already limited
+    with raw.cursor() as cursor:
+        cursor.execute("SELECT set_config('statement_timeout', %s, false)", [f"{timeout}ms"])
+    _limited.add(raw)
 
 
 @atexit.register

@@ -21,6 +21,7 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -92,7 +93,8 @@ class Env(BaseSettings):
     DATABASE_STATEMENT_TIMEOUT: int = Field(
         20_000,
         ge=0,
-        description="Milliseconds a query may run before Postgres cancels it (0: no limit).",
+        description="Milliseconds a web request's query may run before Postgres cancels it "
+        "(0: no limit). Migrations and one-off commands have none.",
     )
 
     # Cache and sessions (config/cache.py)
@@ -159,13 +161,17 @@ class Env(BaseSettings):
     SECURE_HSTS_SECONDS: int = Field(
         31_536_000, ge=0, description="How long browsers must use HTTPS only (HSTS)."
     )
+    SECURE_HSTS_INCLUDE_SUBDOMAINS: bool = Field(
+        True,
+        description="HSTS covers every subdomain too; turn off only while some are not HTTPS.",
+    )
     SECURE_HSTS_PRELOAD: bool = Field(
         False, description="Ask to be put on browsers' HSTS preload lists."
     )
     FORWARDED_ALLOW_IPS: str = Field(
         "127.0.0.1,::1",
-        description="Proxy addresses trusted for X-Forwarded-Proto ('*' when only the "
-        "platform's router can reach the app).",
+        description="Proxy addresses or networks trusted for X-Forwarded-Proto and -For ('*' "
+        "when only the platform's router can reach the app).",
     )
 
     # Logging
@@ -180,10 +186,16 @@ class Env(BaseSettings):
     PORT: int = Field(8000, ge=1, le=65535, description="The port the web server binds.")
     WEB_CONCURRENCY: int = Field(2, ge=1, description="Server processes (gunicorn workers).")
     WEB_THREADS: int = Field(
-        4, ge=1, description="Threads per process serving requests (WSGI interface only)."
+        4,
+        ge=1,
+        description="Threads per process serving requests (WSGI interface only); at most "
+        "DATABASE_POOL_MAX_SIZE.",
     )
     WEB_TIMEOUT: int = Field(
-        30, ge=1, description="Seconds a silent worker lives before it is restarted."
+        30,
+        ge=1,
+        description="Seconds before a worker whose main loop stops reporting is restarted "
+        "(not a limit per request: see README, Timeouts).",
     )
 
     @field_validator("ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS", mode="before")
@@ -295,6 +307,19 @@ class Env(BaseSettings):
         if key is not None and bool(key) != bool(value.get_secret_value()):
             raise ValueError("and AWS_ACCESS_KEY_ID must be set together, or neither")
         return value
+
+    @model_validator(mode="after")
+    def threads_fit_the_pool(self) -> "Env":
+        """A thread beyond the pool's size waits for a connection, up to the pool's
+        checkout timeout, while requests queue behind it."""
+        postgres = not self.DATABASE_URL.get_secret_value().startswith("sqlite")
+        if postgres and self.WEB_THREADS > self.DATABASE_POOL_MAX_SIZE:
+            raise ValueError(
+                f"WEB_THREADS ({self.WEB_THREADS}) is above DATABASE_POOL_MAX_SIZE "
+                f"({self.DATABASE_POOL_MAX_SIZE}): threads would wait for a database "
+                "connection; raise the pool or lower the threads"
+            )
+        return self
 
 
 def describe_problems(error: ValidationError) -> str:

@@ -6,8 +6,10 @@ probe a container by its IP address over plain HTTP.
 
 import json
 import logging
+import math
 import time
 
+import psycopg
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import connections
@@ -23,14 +25,21 @@ DATABASE_CHECK_TIMEOUT = 2.0
 
 
 def database_ready(alias: str = "default", timeout: float = DATABASE_CHECK_TIMEOUT) -> bool:
-    """Whether the database answers a trivial query within `timeout` seconds."""
+    """Whether the database answers a trivial query within `timeout` seconds.
+
+    Postgres is asked over a connection of the probe's own, outside the request pool:
+    when slow requests hold every pooled connection, the database is still fine and
+    the probe must say so in time, or every instance goes unready at once.
+    """
     connection = connections[alias]
     started = time.monotonic()
     try:
-        pool = getattr(connection, "pool", None)
-        if pool is not None:
-            pool.open()  # Idempotent; Django opens it lazily on first use.
-            with pool.connection(timeout=timeout) as raw:
+        if connection.vendor == "postgresql":
+            params = connection.get_connection_params() | {
+                "connect_timeout": max(2, math.ceil(timeout)),  # libpq's minimum is 2 s
+                "autocommit": True,
+            }
+            with psycopg.connect(**params) as raw:
                 raw.execute("SELECT 1")
         else:
             with connection.cursor() as cursor:

@@ -5,6 +5,7 @@ platform can index it; `console` is for people reading a terminal. Every line ma
 while a request is handled carries that request's id.
 """
 
+import ipaddress
 import json
 import logging
 from datetime import UTC, datetime
@@ -69,6 +70,30 @@ class SkipProbes(logging.Filter):
         return not (isinstance(args, tuple) and len(args) == 5 and args[2] in PROBE_PATHS)
 
 
+def _trusted(address: str, allowed: list[str]) -> bool:
+    """Whether `address` is in FORWARDED_ALLOW_IPS (addresses or networks; '*': all)."""
+    if "*" in allowed:
+        return True
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in ipaddress.ip_network(entry, strict=False) for entry in allowed)
+
+
+def client_address(environ: dict, allowed: list[str]) -> str | None:
+    """The client's address as uvicorn finds it for the ASGI interface: the peer's, or,
+    when the peer is a trusted proxy, the nearest untrusted hop in its X-Forwarded-For.
+    A header from anyone else is a claim, not an address."""
+    peer = environ.get("REMOTE_ADDR")
+    forwarded = environ.get("HTTP_X_FORWARDED_FOR")
+    if not forwarded or peer is None or not _trusted(peer, allowed):
+        return peer
+    hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+    untrusted = (hop for hop in reversed(hops) if not _trusted(hop, allowed))
+    return next(untrusted, hops[0] if hops else peer)
+
+
 class AccessLogger(GunicornLogger):
     """Gunicorn's logger with a leaner access log (the WSGI interface).
 
@@ -94,7 +119,7 @@ class AccessLogger(GunicornLogger):
                 "status": status,
                 "duration_ms": round(request_time.total_seconds() * 1000, 3),
                 "bytes": resp.sent,
-                "remote_addr": environ.get("REMOTE_ADDR"),
+                "remote_addr": client_address(environ, self.cfg.forwarded_allow_ips),
                 "user_agent": environ.get("HTTP_USER_AGENT"),
                 "request_id": request_id,
             },

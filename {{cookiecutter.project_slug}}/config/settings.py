@@ -42,6 +42,7 @@ MIDDLEWARE = [
     "config.requestid.RequestIdMiddleware",
     # Before host validation and the HTTPS redirect: probes come by IP, over HTTP.
     "config.health.HealthCheckMiddleware",
+    "config.proxies.UntrustedProxyWarningMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Above whitenoise, so that static files carry it too.
     "config.crossorigin.CrossOriginResourcePolicyMiddleware",
@@ -56,7 +57,8 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "config.urls"
-WSGI_APPLICATION = "config.wsgi.application"
+# No WSGI_APPLICATION: gunicorn.conf.py names the served application, and without it
+# `runserver` builds Django's own handler, so it works for either web interface.
 
 TEMPLATES = [
     {
@@ -82,6 +84,18 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Database: config/database.py
 DATABASES = {"default": database_settings(env)}
+# Applied by serving processes only (config/database.py), never by migrations or
+# one-off commands.
+DATABASE_STATEMENT_TIMEOUT = env.DATABASE_STATEMENT_TIMEOUT
+
+# Passwords: Django's four validators, as `startproject` ships them.
+# https://docs.djangoproject.com/en/6.1/topics/auth/passwords/#module-django.contrib.auth.password_validation
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
 
 # Users: the project's own model, sign-in and password reset at /accounts/
 # https://docs.djangoproject.com/en/6.1/topics/auth/customizing/
@@ -117,7 +131,7 @@ MEDIA_URL = "media/"
 # gunicorn checks FORWARDED_ALLOW_IPS and sets the request's scheme accordingly.
 SECURE_SSL_REDIRECT = env.SECURE_SSL_REDIRECT
 SECURE_HSTS_SECONDS = env.SECURE_HSTS_SECONDS
-SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.SECURE_HSTS_INCLUDE_SUBDOMAINS
 SECURE_HSTS_PRELOAD = env.SECURE_HSTS_PRELOAD
 # Preloading binds every subdomain to HTTPS for months, a commitment only the domain's
 # owner can make (SECURE_HSTS_PRELOAD=true); until then, Django's reminder is noise.
@@ -126,7 +140,6 @@ SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
-CSRF_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 # Nothing is allowed unless listed: the pages load their own scripts (the admin's carry
 # the per-response nonce), stylesheets and images, and post forms to themselves.

@@ -114,6 +114,17 @@ def test_a_serving_process_refuses_to_start_and_lists_every_bad_variable(product
     assert "Traceback" not in result.stderr
 
 
+def test_more_threads_than_pooled_connections_are_refused_naming_both():
+    message = problems(
+        DJANGO_SECRET_KEY=STRONG_KEY,
+        DATABASE_URL="postgres://app@db.internal/shop",
+        ALLOWED_HOSTS="app.example.com",
+        WEB_THREADS="8",
+        DATABASE_POOL_MAX_SIZE="4",
+    )
+    assert "WEB_THREADS (8) is above DATABASE_POOL_MAX_SIZE (4)" in message
+
+
 def test_env_example_documents_exactly_the_schema():
     assert (BASE_DIR / ".env.example").read_text() == example_file()
 

@@ -3,6 +3,10 @@
 import json
 import re
 
+import pytest
+
+from tests.conftest import PROBE, run_python
+
 HTTPS = {"headers": {"X-Forwarded-Proto": "https"}, "HTTP_HOST": "app.example.com"}
 PROBE_BY_IP = {"HTTP_HOST": "10.1.2.3:8000"}
 
@@ -72,12 +76,52 @@ def test_scripts_run_only_with_a_nonce_that_changes_with_every_response(fetch):
     assert f'<script src="/static/admin/js/theme.js" nonce="{nonces[0]}">' in pages[0]["body"]
 
 
-def test_cookies_are_secure_httponly_and_samesite(fetch):
+def test_cookies_are_secure_and_samesite_and_the_csrf_token_readable_by_scripts(fetch):
     (login,) = fetch(("get", "/admin/login/", {"secure": True, "HTTP_HOST": "app.example.com"}))
     cookie = login["cookies"]["csrftoken"]
     assert cookie["secure"] is True
-    assert cookie["httponly"] is True
     assert cookie["samesite"] == "Lax"
+    assert not cookie["httponly"]  # JavaScript sends it back in X-CSRFToken
+
+
+def test_hsts_can_leave_subdomains_out(fetch):
+    (page,) = fetch(
+        ("get", "/", {"secure": True, "HTTP_HOST": "app.example.com"}),
+        SECURE_HSTS_INCLUDE_SUBDOMAINS="false",
+    )
+    assert page["headers"]["Strict-Transport-Security"] == "max-age=31536000"
+
+
+@pytest.mark.parametrize(
+    "offered",
+    [
+        "abc12345\n2026-01-01 00:00:00 CRITICAL forged line",
+        "abc12345\r\nX-Admin: yes",
+        'abc12345" "injected',
+        "abc 12345 with spaces",
+        "abc12345\x1b[31mred",
+        "a" * 129,
+        "short",
+    ],
+    ids=["newline", "crlf", "quotes", "spaces", "escape", "too-long", "too-short"],
+)
+def test_an_unsafe_client_request_id_is_replaced(fetch, offered):
+    (page,) = fetch(("get", "/", HTTPS | {"HTTP_X_REQUEST_ID": offered}))
+    assert re.fullmatch(r"[0-9a-f]{32}", page["headers"]["X-Request-ID"])
+
+
+def test_a_client_request_id_cannot_forge_a_log_line(production_env):
+    forged = "abc12345\n2026-01-01 00:00:00,000 CRITICAL forged"
+    request = ("get", "/no-such-page/", HTTPS | {"secure": True, "HTTP_X_REQUEST_ID": forged})
+    result = run_python(PROBE, production_env | {"LOG_FORMAT": "console"}, json.dumps([request]))
+    assert "Not Found: /no-such-page/" in result.stdout, result.stdout + result.stderr
+    assert "forged" not in result.stdout
+
+
+def test_a_well_formed_request_id_from_the_proxy_is_kept(fetch):
+    offered = "lb-7f3a9c1e-2b4d-4e8f:0001"
+    (page,) = fetch(("get", "/", HTTPS | {"HTTP_X_REQUEST_ID": offered}))
+    assert page["headers"]["X-Request-ID"] == offered
 
 
 def test_missing_pages_show_no_debug_information(fetch):

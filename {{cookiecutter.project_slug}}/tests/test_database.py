@@ -1,0 +1,81 @@
+"""DATABASE_URL reaches Postgres whole, and one-off processes run without a time limit.
+
+These need the Postgres server that bin/check's DATABASE_URL names.
+"""
+
+import json
+import os
+import secrets
+
+import pytest
+
+from tests.conftest import run_python
+
+SERVER = os.environ.get("DATABASE_URL", "")
+pytestmark = pytest.mark.skipif(
+    not SERVER.startswith(("postgres://", "postgresql://", "pgsql://")),
+    reason="needs DATABASE_URL on a Postgres server, as bin/check runs the tests",
+)
+
+SESSION = """
+import json
+import sys
+import django
+django.setup()
+from django.db import connection
+schema = sys.argv[1]
+with connection.cursor() as cursor:
+    cursor.execute("SELECT application_name FROM pg_stat_activity WHERE pid = pg_backend_pid()")
+    (application_name,) = cursor.fetchone()
+    cursor.execute("SHOW statement_timeout")
+    (statement_timeout,) = cursor.fetchone()
+    cursor.execute(f"CREATE SCHEMA {schema}")
+    try:
+        cursor.execute("CREATE TABLE url_marker (id int)")  # unqualified: search_path decides
+        cursor.execute("SELECT table_schema FROM information_schema.tables"
+                       " WHERE table_name = 'url_marker'")
+        (table_schema,) = cursor.fetchone()
+    finally:
+        cursor.execute(f"DROP SCHEMA {schema} CASCADE")
+print("session: " + json.dumps([application_name, table_schema, statement_timeout]))
+"""
+
+
+def with_query(url: str, query: str) -> str:
+    return f"{url}{'&' if '?' in url else '?'}{query}"
+
+
+def test_url_parameters_reach_the_postgres_session(production_env):
+    schema = f"tenant_{secrets.token_hex(4)}"
+    url = with_query(
+        SERVER,
+        f"application_name=shop-web&target_session_attrs=read-write"
+        f"&options=-c%20search_path%3D{schema},public",
+    )
+    result = run_python(SESSION, production_env | {"DATABASE_URL": url}, schema)
+    assert result.returncode == 0, result.stderr
+    (line,) = (line for line in result.stdout.splitlines() if line.startswith("session: "))
+    application_name, table_schema, statement_timeout = json.loads(line.removeprefix("session: "))
+    assert (application_name, table_schema) == ("shop-web", schema)
+    # A one-off process (this one, a migration, a manage.py command) has no time limit.
+    assert statement_timeout == "0"
+
+
+# What Django hands psycopg, without the pool, which would hide the reason behind its
+# own timeout.
+CONNECT = """
+import django
+import psycopg
+django.setup()
+from django.db import connection
+psycopg.connect(**connection.get_connection_params()).close()
+"""
+
+
+def test_sslmode_and_root_certificate_from_the_url_are_enforced(production_env):
+    """Verifying the server against a root certificate that does not exist cannot
+    succeed: psycopg fails for want of TLS, or of the certificate."""
+    url = with_query(SERVER, "sslmode=verify-full&sslrootcert=/nonexistent/root.crt")
+    result = run_python(CONNECT, production_env | {"DATABASE_URL": url})
+    assert result.returncode != 0
+    assert "SSL" in result.stderr or "/nonexistent/root.crt" in result.stderr, result.stderr
