@@ -260,22 +260,3 @@ def test_env_files_other_than_the_example_are_never_committed(tmp_path):
         text=True,
     ).stdout.split()
     assert ignored == [".env", ".env.production", ".env.local"]
-
-
-@pytest.mark.bake
-def test_dev_demo_prints_no_stray_none(monkeypatch, capsys, tmp_path):
-    """`python3 dev.py demo` up to the server start, with the bake, install and server
-    replaced: what it prints is the subject."""
-    sys.path.insert(0, str(TEMPLATE))
-    import dev
-
-    monkeypatch.setattr(dev, "ROOT", tmp_path)
-    monkeypatch.setattr(dev, "DEMO_DIR", tmp_path / ".demo")
-    baked = tmp_path / ".demo" / "my_project"
-    monkeypatch.setattr(dev, "run_in_tools", lambda *args: baked.mkdir(parents=True) or 0)
-    monkeypatch.setattr(dev, "uv", lambda: "/usr/bin/uv")
-    monkeypatch.setattr(
-        dev.subprocess, "run", lambda *args, **kwargs: subprocess.CompletedProcess(args, 0)
-    )
-    assert dev.demo() == 0
-    assert "None" not in capsys.readouterr().out.splitlines()
