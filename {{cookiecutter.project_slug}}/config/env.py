@@ -67,6 +67,35 @@ class Env(BaseSettings):
         description="Milliseconds a query may run before Postgres cancels it (0: no limit).",
     )
 
+    # Tasks (the worker process; config/tasks.py)
+    TASKS_BACKEND: Literal["database", "immediate"] = Field(
+        "database",
+        description="database: queued in Postgres for the worker process; immediate: run "
+        "inside the request that enqueues (tests only).",
+    )
+    TASKS_CONCURRENCY: int = Field(
+        4, ge=1, description="Tasks each worker process runs at once, one thread each."
+    )
+    TASKS_POLL_INTERVAL: float = Field(
+        1.0, gt=0, description="Seconds an idle worker waits before looking for new tasks."
+    )
+    TASKS_LEASE_SECONDS: int = Field(
+        60, ge=3, description="Seconds after a worker dies before its running tasks run again."
+    )
+    TASKS_MAX_ATTEMPTS: int = Field(
+        3, ge=1, description="Runs of a task that raises before it is marked failed."
+    )
+    TASKS_RETRY_DELAY: float = Field(
+        10.0, gt=0, description="Seconds before a failed task's first retry; doubles each time."
+    )
+    TASKS_RESULT_DAYS: int = Field(
+        7, ge=1, description="Days finished tasks are kept before the worker deletes them."
+    )
+    TASKS_HEARTBEAT_FILE: str = Field(
+        "/tmp/worker-heartbeat",
+        description="File the worker touches while its loop runs; the liveness probe reads it.",
+    )
+
     # Security
     SECURE_SSL_REDIRECT: bool = Field(True, description="Redirect plain HTTP to HTTPS.")
     SECURE_HSTS_SECONDS: int = Field(

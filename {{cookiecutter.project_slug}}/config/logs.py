@@ -141,5 +141,8 @@ def logging_config(level: str, log_format: str) -> dict:
                 )
             },
             "uvicorn.access": propagate | {"filters": ["skip_probes"]},
+            # The worker's task lines (id, name, attempt, duration, outcome as fields). A
+            # handler of its own, or `manage.py worker` would add one writing to stderr.
+            "django_ox": {"handlers": ["stdout"], "propagate": False},
         },
     }

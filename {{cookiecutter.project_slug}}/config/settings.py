@@ -11,6 +11,7 @@ from django.utils.csp import CSP
 from config.database import database_settings
 from config.env import BASE_DIR, load
 from config.logs import logging_config
+from config.tasks import tasks_settings, worker_options
 
 env = load()
 
@@ -28,6 +29,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django_ox",
     "{{ cookiecutter.project_slug }}",
 ]
 
@@ -73,6 +75,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Database: config/database.py
 DATABASES = {"default": database_settings(env)}
+
+# Background tasks and the worker process: config/tasks.py
+TASKS = tasks_settings(env)
+TASKS_WORKER = worker_options(env)
 
 # Static files, served by whitenoise; hashed names get far-future caching.
 # https://whitenoise.readthedocs.io/en/stable/django.html

@@ -7,6 +7,8 @@ class Note(models.Model):
     # Short enough to read at a glance; the form and the database column both enforce it.
     text = models.CharField(max_length=280)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # Counted by a background task (tasks.py) after the note is saved; None until then.
+    words = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ("-created_at", "-id")

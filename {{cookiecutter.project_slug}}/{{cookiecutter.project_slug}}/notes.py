@@ -1,10 +1,12 @@
 """Notes: the example app's one model and its one write, a note posted from a form."""
 
 from django import forms
+from django.db import transaction
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from {{ cookiecutter.project_slug }}.models import Note
+from {{ cookiecutter.project_slug }}.tasks import process_note
 
 # The page shows the latest notes only, so it stays one cheap query however many exist.
 LATEST_NOTES = 10
@@ -23,7 +25,11 @@ def notes(request):
     if request.method == "POST":
         form = NoteForm(request.POST)
         if form.is_valid():
-            form.save()
+            # The task is a row in the same database: it commits with the note or not at
+            # all, so no note is left unprocessed and no task points at a missing note.
+            with transaction.atomic():
+                note = form.save()
+                process_note.enqueue(note.pk)
             # Post/Redirect/Get: reloading the page that follows does not post it again.
             return redirect("notes")
         status = 400

@@ -17,6 +17,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('text', models.CharField(max_length=280)),
                 ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
+                ('words', models.PositiveIntegerField(blank=True, null=True)),
             ],
             options={
                 'ordering': ('-created_at', '-id'),
