@@ -6,6 +6,7 @@ https://oxpull.com/django-ox/configuration/
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connections
 from django.tasks import task_backends
 from django_ox.backend import OxBackend
 
@@ -19,4 +20,11 @@ class Command(BaseCommand):
                 "TASKS_BACKEND is not 'database': tasks run where they are enqueued, "
                 "and a worker would have nothing to do."
             )
-        call_command("ox_worker", **settings.TASKS_WORKER)
+        worker = settings.TASKS_WORKER
+        # DATABASE_POOL_MAX_SIZE is sized for a web process. Here each task thread holds
+        # a connection while it runs and the polling loop needs one more; set before the
+        # pool opens its first connection.
+        pool = connections["default"].settings_dict.get("OPTIONS", {}).get("pool")
+        if isinstance(pool, dict):
+            pool["max_size"] = max(pool["max_size"], worker["concurrency"] + 1)
+        call_command("ox_worker", **worker)
