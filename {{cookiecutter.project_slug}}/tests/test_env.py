@@ -111,3 +111,20 @@ def test_env_example_documents_exactly_the_schema():
 
 def test_readme_table_lists_exactly_the_schema():
     assert markdown_table() in (BASE_DIR / "README.md").read_text()
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("TASKS_BACKEND", "redis"),
+        ("TASKS_CONCURRENCY", "-1"),
+        ("TASKS_POLL_INTERVAL", "0"),
+        ("TASKS_LEASE_SECONDS", "1"),
+    ],
+)
+def test_bad_task_settings_are_refused(name, value):
+    message = problems(
+        DJANGO_SECRET_KEY=STRONG_KEY, DATABASE_URL="sqlite:///db", ALLOWED_HOSTS="a.b", **{name: value}
+    )
+    assert re.search(rf"^  {name}: ", message, re.MULTILINE), message
+
