@@ -24,12 +24,12 @@ pytestmark = pytest.mark.boot
 # Tasks only the tests need, added to a copy of the project as with_test_views() adds
 # views. Each run of `record` leaves a note named after it, so a count of notes is a
 # count of runs, made by the database rather than by the worker's own bookkeeping.
-TEST_TASKS = """
+TEST_TASKS = f"""
 import time
 
 from django.tasks import task
 
-from {slug}.models import Note
+from {SLUG}.models import Note
 
 
 @task
@@ -48,7 +48,7 @@ def fail(marker: str) -> None:
 @task
 def noop() -> None:
     pass
-""".format(slug=SLUG)
+"""
 
 # Quick settings so that a test takes seconds: polls every 0.2 s, a lease of 6 s (a
 # killed worker's task runs again within 6 s + 3 s), retries from 0.5 s.
@@ -125,8 +125,10 @@ def wait_for(condition, timeout: float, what: str, step: float = 0.2):
 
 
 def started(worker) -> float:
-    """Seconds until the worker's loop logged that it started."""
-    return wait_for(lambda: worker.count('"worker_started"'), BOOT, "the worker to start")
+    """Seconds from now until the worker's loop logged that it started."""
+    begun = time.monotonic()
+    wait_for(lambda: worker.count('"worker_started"'), BOOT, "the worker to start")
+    return time.monotonic() - begun
 
 
 def events(worker, event: str) -> list[dict]:
@@ -154,14 +156,11 @@ def test_a_note_posted_to_the_web_is_processed_by_the_worker(app, environ, datab
 
         wait_for(shown, 20, "the web page to show the worker's word count")
         visible_after = time.monotonic() - enqueued
-        alive = app.run(
-            "python", "manage.py", "worker", "--alive",
-            env=worker_env(environ, tmp_path, "a"), check=False,
-        )
-        elsewhere = app.run(
-            "python", "manage.py", "worker", "--alive",
-            env=worker_env(environ, tmp_path, "never-started"), check=False,
-        )
+        # The liveness probe the README documents, in the worker's environment, and in
+        # one whose heartbeat file no worker keeps.
+        probe = ("python", "manage.py", "worker", "--alive")
+        alive = app.run(*probe, env=worker_env(environ, tmp_path, "a"), check=False)
+        elsewhere = app.run(*probe, env=worker_env(environ, tmp_path, "elsewhere"), check=False)
         assert worker.stop() == 0
     (done,) = events(worker, "task_succeeded")
     report(app, "note -> worker -> page", visible_after=f"{visible_after:.2f}s")
@@ -221,7 +220,9 @@ def test_sigterm_lets_the_running_task_finish_and_leaves_new_ones(app, environ, 
         enqueue(app, environ, "record.enqueue('after-sigterm')")
         status = worker.process.wait(timeout=GRACE)
         stopped_after = time.monotonic() - stopping
-    report(app, "SIGTERM during a 6 s task", exit_status=status, stopped_after=f"{stopped_after:.2f}s")
+    report(
+        app, "SIGTERM during a 6 s task", exit_status=status, stopped_after=f"{stopped_after:.2f}s"
+    )
     assert status == 0
     assert runs(database, slow) == 1
     assert runs(database, "after-sigterm") == 0
@@ -270,7 +271,11 @@ def test_a_failing_task_is_retried_with_back_off_then_marked_failed(
         wait_for(lambda: tasks(database, "status = 'FAILED'"), 20, "the task to be marked failed")
         assert worker.stop() == 0
         result = app.run(
-            "python", "manage.py", "shell", "-v0", "-c",
+            "python",
+            "manage.py",
+            "shell",
+            "-v0",
+            "-c",
             f"from {SLUG}.testtasks import fail\n"
             f"r = fail.get_result('{task_id}')\n"
             "print(r.status, len(r.errors), r.errors[-1].exception_class_path)\n"
@@ -285,7 +290,7 @@ def test_a_failing_task_is_retried_with_back_off_then_marked_failed(
             f"WHERE text = '{marker}' ORDER BY created_at",
         )
     ]
-    gaps = [later - earlier for earlier, later in zip(times, times[1:])]
+    gaps = [later - earlier for earlier, later in zip(times, times[1:], strict=False)]
     report(app, "failing task", attempts=len(times), gaps="/".join(f"{g:.2f}s" for g in gaps))
     assert len(times) == 3  # TASKS_MAX_ATTEMPTS' default
     assert gaps[0] >= 0.5 and gaps[1] >= 1.0, "back-off doubles from TASKS_RETRY_DELAY"
