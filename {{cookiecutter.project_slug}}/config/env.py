@@ -92,7 +92,8 @@ class Env(BaseSettings):
         7, ge=1, description="Days finished tasks are kept before the worker deletes them."
     )
     TASKS_HEARTBEAT_FILE: str = Field(
-        "/tmp/worker-heartbeat",
+        # In the container, /tmp is a tmpfs of its own: the one writable, private place.
+        "/tmp/worker-heartbeat",  # noqa: S108
         description="File the worker touches while its loop runs; the liveness probe reads it.",
     )
 
