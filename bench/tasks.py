@@ -67,7 +67,7 @@ def workers(stack: ExitStack, project, environ: dict[str, str], count: int, tmp:
 
 def fresh_environ(project, tmp: Path) -> tuple[str, dict[str, str]]:
     database = new_database("tfd_bench_tasks")
-    environ = project.production_env(database) | {"LOG_LEVEL": "WARNING"}
+    environ = project.production_env(database)
     project.run("python", "manage.py", "migrate", "--noinput", env=environ)
     return database, environ
 
