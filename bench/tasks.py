@@ -34,6 +34,10 @@ def noop() -> None:
 BOOT = 60
 
 
+def add_noop_task(project) -> None:
+    (project.path / SLUG / "benchtasks.py").write_text(NOOP)
+
+
 def enqueue(project, environ: dict[str, str], code: str) -> None:
     script = f"import time\nfrom {SLUG}.benchtasks import noop\n{code}"
     project.run("python", "manage.py", "shell", "-v0", "-c", script, env=environ)
@@ -123,8 +127,8 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-tasks-") as tmp_dir:
         tmp = Path(tmp_dir)
         project = install(bake(tmp, web_interface="wsgi"), "wsgi")
-        (project.path / SLUG / "benchtasks.py").write_text(NOOP)
         (project.path / ".env").unlink()
+        add_noop_task(project)
         waits = latency(project, tmp, samples, pace)
         rates = {n: [throughput(project, tmp, backlog, n) for _ in range(rounds)] for n in (1, 2)}
     print(
