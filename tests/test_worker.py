@@ -245,20 +245,26 @@ def test_a_task_of_a_killed_worker_runs_again_within_the_lease(app, environ, dat
         killed = time.monotonic()
     with serve(app, worker_env(environ, tmp_path, "b"), "worker") as survivor:
         booted = started(survivor)
-        wait_for(lambda: runs(database, marker), bound + BOOT, "the task to run again")
-        recovered_after = time.monotonic() - killed
+        wait_for(
+            lambda: tasks(database, "status = 'RUNNING' AND attempts = 2"),
+            bound + BOOT,
+            "another worker to claim the task again",
+        )
+        reclaimed_after = time.monotonic() - killed
+        wait_for(lambda: runs(database, marker), 10, "the task to finish")
         assert survivor.stop() == 0
     report(
         app,
         "SIGKILL mid-task",
         lease=f"{lease}s",
-        recovered_after=f"{recovered_after:.2f}s",
+        reclaimed_after=f"{reclaimed_after:.2f}s",
         new_worker_booted_in=f"{booted:.2f}s",
     )
     assert runs(database, marker) == 1
     ((status, attempts, *_),) = tasks(database)
     assert (status, attempts) == ("SUCCESSFUL", "2")
-    assert recovered_after <= bound + booted + 2, "the lease's bound, plus the new worker's boot"
+    # The documented bound, counted from when a worker is up to notice; a poll of slack.
+    assert reclaimed_after <= booted + bound + 1
 
 
 def test_a_failing_task_is_retried_with_back_off_then_marked_failed(
