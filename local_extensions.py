@@ -7,6 +7,7 @@ finds this module; the module is not part of a baked project.
 import functools
 import json
 import re
+import unicodedata
 from pathlib import Path
 
 from jinja2 import Environment
@@ -67,39 +68,108 @@ class LiteralAnswers(Extension):
         return "{{ " + json.dumps(source, ensure_ascii=False) + " }}"
 
 
-def _escaped(char: str) -> str:
-    """One character as it appears inside a double-quoted Python or TOML string."""
+# Non-ASCII characters a Python string literal may hold as typed. ruff's
+# confusable-character rule (RUF001) flags letters that look like ASCII ones (Cyrillic
+# "а", Greek "Ρ", the en dash, curly quotes, fullwidth forms, ...); these ranges hold none
+# of them, which tests/test_first_minutes.py proves character by character against the
+# locked ruff. Everything else non-ASCII is written as an escape in Python files.
+PYTHON_SAFE_RANGES = (
+    (0x3041, 0x3096),  # Hiragana
+    (0x3400, 0x4DBF),  # CJK Unified Ideographs Extension A
+    (0x4E00, 0x9FFF),  # CJK Unified Ideographs
+    (0xAC00, 0xD7A3),  # Hangul Syllables
+    (0x1F300, 0x1F5FF),  # Miscellaneous Symbols and Pictographs
+    (0x1F600, 0x1F64F),  # Emoticons
+    (0x1F680, 0x1F6FF),  # Transport and Map Symbols
+    (0x1F900, 0x1F9FF),  # Supplemental Symbols and Pictographs
+)
+# Two ideographs that look like a backslash and a slash.
+PYTHON_CONFUSABLE_IDEOGRAPHS = frozenset("\u4e36\u4e3f")
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+
+def _accented_latin(char: str) -> bool:
+    """é, ë, ñ, ç, ...: an ASCII letter with combining marks, which nothing mistakes
+    for the bare letter."""
+    base, *marks = unicodedata.normalize("NFD", char)
+    return (
+        base.isascii()
+        and base.isalpha()
+        and bool(marks)
+        and all(unicodedata.category(mark).startswith("M") for mark in marks)
+    )
+
+
+def python_literal_char(char: str) -> bool:
+    """Whether a non-ASCII character may stand as typed in a Python string literal."""
+    code = ord(char)
+    return char.isprintable() and (
+        _accented_latin(char)
+        or (
+            any(low <= code <= high for low, high in PYTHON_SAFE_RANGES)
+            and char not in PYTHON_CONFUSABLE_IDEOGRAPHS
+        )
+    )
+
+
+def _toml_char(char: str) -> str:
+    """One character inside a double-quoted TOML string: UTF-8 as typed, except what
+    must be escaped and what would not be visible."""
+    if char in '"\\':
+        return "\\" + char
+    return char if char.isprintable() else _escape(char)
+
+
+def _python_char(char: str) -> str:
+    """One character inside a double-quoted Python string, as ruff leaves it."""
     if char == "\\":
         return "\\\\"
-    if " " <= char <= "~" and char != '"':
+    if char == '"':
+        # Escaped by code, not by a backslash: ruff format counts quote escapes and
+        # would switch the literal to single quotes.
+        return _escape(char)
+    if " " <= char <= "~" or (not char.isascii() and python_literal_char(char)):
         return char
-    code = ord(char)
-    # Escaped rather than written out: quotes would make ruff format pick the other
-    # quote style, and non-ASCII letters could trip ruff's confusable-character rule.
-    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+    return _escape(char)
+
+
+def _columns(char: str) -> int:
+    if unicodedata.combining(char):
+        return 0
+    return 2 if unicodedata.east_asian_width(char) in "WF" else 1
+
+
+def _width(text: str) -> int:
+    """Columns the text takes in an editor, as ruff measures lines: East Asian wide
+    characters and emoji take two, combining marks none."""
+    return sum(map(_columns, text))
 
 
 def toml_string(value: str) -> str:
     """A TOML basic string holding exactly `value`."""
-    return '"' + "".join(map(_escaped, value)) + '"'
+    return '"' + "".join(map(_toml_char, value)) + '"'
 
 
 def python_string(value: str, column: int) -> str:
     """A Python string literal holding exactly `value`, starting at `column`, written as
     ruff format leaves it: on one line if that line fits, else wrapped at spaces inside
     parentheses (indent the result to place it in a block)."""
-    literal = toml_string(value)
-    if column + len(literal) <= LINE_LENGTH:
+    literal = '"' + "".join(map(_python_char, value)) + '"'
+    if column + _width(literal) <= LINE_LENGTH:
         return literal
     lines, line = [], ""
     for word in re.findall(r"\S*\s*", value):
-        escaped = "".join(map(_escaped, word))
-        if line and len(line) + len(escaped) > WRAP_WIDTH:
+        escaped = "".join(map(_python_char, word))
+        if line and _width(line) + _width(escaped) > WRAP_WIDTH:
             lines.append(line)
             line = ""
         for char in word:  # a word longer than a line is cut where it must be
-            piece = _escaped(char)
-            if len(line) + len(piece) > WRAP_WIDTH:
+            piece = _python_char(char)
+            if _width(line) + _width(piece) > WRAP_WIDTH:
                 lines.append(line)
                 line = ""
             line += piece
@@ -108,11 +178,12 @@ def python_string(value: str, column: int) -> str:
 
 
 class StringLiterals(Extension):
-    """Filters that write an answer into a TOML or Python file as a string literal.
+    """Filters that write an answer into a TOML or Python file as a string literal,
+    in UTF-8 as the user typed it wherever the language and the project's linters allow.
 
-    Jinja's `tojson` writes a character outside the Basic Multilingual Plane (an emoji)
-    as a surrogate pair: valid JSON, but an invalid TOML string and two lone surrogates
-    in Python. These escape it as \\U0001f600, which both languages read back.
+    Jinja's `tojson` would escape every non-ASCII character, and write one outside the
+    Basic Multilingual Plane (an emoji) as a surrogate pair: an invalid TOML string and
+    two lone surrogates in Python.
     """
 
     def __init__(self, environment: Environment):

@@ -1,4 +1,4 @@
-"""Hostile requests to a served project get a 4xx and a log line, never a 5xx; forwarded
+"""Hostile requests to a served project get a 4xx, never a 5xx; forwarded
 headers count only from a trusted proxy; and no worker is lost on the way.
 
 Limits met on the way, and who enforces them:
@@ -9,12 +9,9 @@ Limits met on the way, and who enforces them:
   DATA_UPLOAD_MAX_NUMBER_FIELDS fields (400): Django, under both.
 """
 
-import json
-import time
-
 import pytest
 
-from bakery import with_test_views
+from bakery import collect_static
 from faults import HOST, Csrf, send
 from server import serve
 
@@ -24,46 +21,16 @@ PLAIN_HTTP = {"X-Forwarded-Proto": "http"}
 
 
 @pytest.fixture(scope="module")
-def app(project, migrated, tmp_path_factory):
-    return with_test_views(project, tmp_path_factory.mktemp(f"hostile-{project.interface}") / "app")
-
-
-@pytest.fixture(scope="module")
-def served(app, migrated):
-    with serve(app, migrated) as server:
+def served(project, migrated):
+    collect_static(project)
+    with serve(project, migrated) as server:
         server.wait_until_serving()
         yield server
-
-
-def json_events(lines: list[str]) -> list[dict]:
-    return [json.loads(line) for line in lines if line.startswith("{")]
-
-
-def wait_for_event(server, predicate, timeout: float = 5) -> dict | None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if found := [e for e in json_events(server.lines) if predicate(e)]:
-            return found[-1]
-        time.sleep(0.05)
-    return None
 
 
 def still_serving(server) -> list[int]:
     """Statuses of a liveness probe and of a page that reads the database."""
     return [send(server.port, "GET", "/healthz").status, send(server.port, "GET", "/notes/").status]
-
-
-def test_an_unknown_host_gets_400_and_a_log_line(project, served):
-    response = send(served.port, "GET", "/", headers={"Host": "evil.example"})
-    event = wait_for_event(served, lambda e: e["logger"] == "django.security.DisallowedHost")
-    print(
-        f"\n[{project.interface}] Host: evil.example -> {response.status}; "
-        f"log: {event and event['message']!r}"
-    )
-    assert response.status == 400
-    assert b"evil.example" not in response.body
-    assert event is not None
-    assert "evil.example" in event["message"]
 
 
 def test_x_forwarded_host_is_not_trusted(project, served):
@@ -86,12 +53,10 @@ def test_x_forwarded_host_is_not_trusted(project, served):
     assert unknown.status == 400
 
 
-def test_a_spoofed_x_forwarded_proto_counts_only_from_a_trusted_proxy(
-    project, app, migrated, served
-):
+def test_a_spoofed_x_forwarded_proto_counts_only_from_a_trusted_proxy(project, migrated, served):
     trusted = send(served.port, "GET", "/admin/login/")
     # The same request, from an address that FORWARDED_ALLOW_IPS does not list.
-    with serve(app, migrated | {"FORWARDED_ALLOW_IPS": "10.20.30.40"}) as untrusted_server:
+    with serve(project, migrated | {"FORWARDED_ALLOW_IPS": "10.20.30.40"}) as untrusted_server:
         untrusted_server.wait_until_serving()
         spoofed = send(untrusted_server.port, "GET", "/admin/login/")
     print(
@@ -145,22 +110,3 @@ def test_oversized_requests_get_4xx_and_the_worker_keeps_serving(project, served
     assert all(after == [200, 200] for _, after in results.values())
     assert served.count("Booting worker") == workers
     assert served.count("WORKER TIMEOUT") == 0
-
-
-def test_a_server_error_shows_a_generic_page_and_logs_the_traceback_on_stdout(project, served):
-    response = send(served.port, "GET", "/test-broken/")
-    event = wait_for_event(
-        served, lambda e: "test-broken: internal detail" in e.get("exc_info", "")
-    )
-    print(
-        f"\n[{project.interface}] server error -> {response.status}, page "
-        f"{response.body.decode()[:60]!r}; stdout event: {event and event['message']!r}"
-    )
-    assert response.status == 500
-    for leak in (b"Traceback", b"RuntimeError", b"internal detail", b"views.py"):
-        assert leak not in response.body
-    assert event is not None
-    assert event["logger"] == "django.request"
-    assert "Traceback (most recent call last)" in event["exc_info"]
-    assert "internal detail" not in "\n".join(served.errors)
-    assert still_serving(served) == [200, 200]

@@ -26,14 +26,6 @@ def test_the_projects_own_check_script_passes_against_postgres(project, database
     print(f"\n[{project.interface}] bin/check: {summary.group(0)}")
 
 
-def test_deploy_checklist_passes_with_a_production_environment(project, database):
-    environ = project.production_env(database) | {"SECURE_SSL_REDIRECT": "true"}
-    result = project.run(
-        "python", "manage.py", "check", "--deploy", "--fail-level", "WARNING", env=environ
-    )
-    assert "System check identified no issues" in result.stdout
-
-
 def test_collectstatic_needs_no_secret_and_no_database(project, tmp_path):
     """The image build's step: nothing but DJANGO_BUILD=1 in the environment."""
     result = project.run(

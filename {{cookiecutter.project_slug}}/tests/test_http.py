@@ -1,6 +1,7 @@
 """What a client of a production deploy sees: probes, redirects, headers, errors."""
 
 import json
+import re
 
 HTTPS = {"headers": {"X-Forwarded-Proto": "https"}, "HTTP_HOST": "app.example.com"}
 PROBE_BY_IP = {"HTTP_HOST": "10.1.2.3:8000"}
@@ -35,25 +36,40 @@ def test_plain_http_is_redirected_to_https(fetch):
     assert response["headers"]["Location"] == "https://app.example.com/"
 
 
-def test_unknown_host_is_refused(fetch):
-    (response,) = fetch(("get", "/", {"HTTP_HOST": "evil.example"}))
-    assert response["status"] == 400
+def test_an_unknown_host_is_refused_logged_and_not_echoed(client, caplog, settings):
+    settings.DEBUG = False
+    response = client.get("/", headers={"host": "evil.example"}, secure=True)
+    assert response.status_code == 400
+    assert b"evil.example" not in response.content
+    (record,) = [r for r in caplog.records if r.name == "django.security.DisallowedHost"]
+    assert "evil.example" in record.getMessage()
 
 
 def test_pages_carry_the_security_headers(fetch):
     (page,) = fetch(("get", "/", {"secure": True, "HTTP_HOST": "app.example.com"}))
     headers = page["headers"]
     assert page["status"] == 200
-    csp = headers["Content-Security-Policy"]
-    assert "script-src 'self'" in csp
-    assert "unsafe-inline" not in csp
-    assert "frame-ancestors 'none'" in csp
+    assert headers["Content-Security-Policy"] == (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+        "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+    )
+    assert "Content-Security-Policy-Report-Only" not in headers
     assert headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
     assert headers["X-Content-Type-Options"] == "nosniff"
     assert headers["X-Frame-Options"] == "DENY"
     assert headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
     assert headers["Cross-Origin-Opener-Policy"] == "same-origin"
+    assert headers["Cross-Origin-Resource-Policy"] == "same-origin"
     assert headers["X-Request-ID"]
+
+
+def test_scripts_run_only_with_a_nonce_that_changes_with_every_response(fetch):
+    login = ("get", "/admin/login/", {"secure": True, "HTTP_HOST": "app.example.com"})
+    pages = fetch(login, login)
+    policies = [page["headers"]["Content-Security-Policy"] for page in pages]
+    nonces = [re.search(r"script-src 'self' 'nonce-([^']+)';", policy)[1] for policy in policies]
+    assert nonces[0] != nonces[1]
+    assert f'<script src="/static/admin/js/theme.js" nonce="{nonces[0]}">' in pages[0]["body"]
 
 
 def test_cookies_are_secure_httponly_and_samesite(fetch):

@@ -1,0 +1,277 @@
+"""A newcomer's first minutes: the bake tells a person what to type next, the README's
+local command runs every process of the Procfile until Ctrl-C, and names bake as typed.
+"""
+
+import ast
+import contextlib
+import http.client
+import os
+import pty
+import re
+import shlex
+import signal
+import subprocess
+import sys
+import threading
+import time
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from bakery import TEMPLATE, bake, install, python313, tool
+from server import free_port
+
+sys.path.insert(0, str(TEMPLATE))
+from local_extensions import python_literal_char  # noqa: E402
+
+# gunicorn's graceful_timeout (gunicorn.conf.py): Ctrl-C must not take longer.
+GRACEFUL_SECONDS = 25
+
+
+def cookiecutter_cli(output_dir: Path, *answers: str, stdin) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "cookiecutter", "--no-input", "-o", str(output_dir)]
+        + [str(TEMPLATE), *answers],
+        stdin=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def readme_commands(project: Path) -> list[str]:
+    """The commands of the first shell block under the README's "Run it locally"."""
+    readme = (project / "README.md").read_text()
+    section = readme.split("## Run it locally", 1)[1]
+    block = re.search(r"```sh\n(.*?)```", section, re.DOTALL)
+    return [line for line in block.group(1).splitlines() if line.strip()]
+
+
+@pytest.mark.bake
+def test_a_person_at_a_terminal_is_told_the_next_steps(tmp_path):
+    controller, terminal = pty.openpty()
+    try:
+        person = cookiecutter_cli(tmp_path / "person", stdin=terminal)
+    finally:
+        os.close(controller)
+        os.close(terminal)
+    machine = cookiecutter_cli(tmp_path / "machine", stdin=subprocess.DEVNULL)
+    project = tmp_path / "person" / "my_project"
+    message = person.stdout.strip().splitlines()
+    print("\n" + person.stdout.strip())
+    assert person.returncode == 0, person.stderr
+    assert message[0] == "Next steps:"
+    commands = [line.strip() for line in message[1:] if line.startswith("    ")]
+    assert commands == [f"cd {shlex.quote(str(project))}", *readme_commands(project)]
+    assert len(message) <= 6
+    assert machine.returncode == 0, machine.stderr
+    assert machine.stdout == "", "a bake without a terminal should print nothing"
+
+
+NAMES = {
+    "project_name": "Café Society 中文",
+    "project_slug": "cafe_society",
+    "author_name": "Zoë O'Brien",
+    "description": 'Zoë\'s "naïve" café \\ for 😀 – all (Ωmega) Москва',
+}
+
+
+@pytest.mark.bake
+def test_non_ascii_answers_appear_as_typed_and_read_back_exactly(tmp_path):
+    project = bake(tmp_path, **NAMES)
+    pyproject_text = (project / "pyproject.toml").read_text(encoding="utf-8")
+    views_text = (project / "cafe_society" / "views.py").read_text(encoding="utf-8")
+    readme = (project / "README.md").read_text(encoding="utf-8").splitlines()
+    print("\n" + "\n".join(pyproject_text.splitlines()[3:5] + views_text.splitlines()[3:5]))
+
+    assert 'name = "Zoë O\'Brien"' in pyproject_text
+    assert 'PROJECT_NAME = "Café Society 中文"' in views_text
+    # Quotes and backslashes stay escaped; ruff's confusables (the en dash, Greek and
+    # Cyrillic capitals) are written as escapes in Python, as typed in TOML.
+    assert '"Zoë\'s \\"naïve\\" café \\\\ for 😀 – all (Ωmega) Москва"' in pyproject_text
+    assert "\\u2013" in views_text
+    assert "\\u03a9" in views_text
+    assert "café \\\\ for 😀" in views_text
+    assert readme[0] == f"# {NAMES['project_name']}"
+    assert readme[2] == NAMES["description"]
+
+    pyproject = tomllib.loads(pyproject_text)["project"]
+    assert pyproject["authors"][0]["name"] == NAMES["author_name"]
+    assert pyproject["description"] == NAMES["description"]
+    constants = {
+        node.targets[0].id: ast.literal_eval(node.value)
+        for node in ast.parse(views_text).body
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant)
+    }
+    assert constants["PROJECT_NAME"] == NAMES["project_name"]
+    assert constants["DESCRIPTION"] == NAMES["description"]
+    for command in (["check", "--no-cache", "."], ["format", "--no-cache", "--check", "."]):
+        lint = subprocess.run([tool("ruff"), *command], cwd=project, capture_output=True, text=True)
+        assert lint.returncode == 0, lint.stdout + lint.stderr
+
+
+@pytest.mark.bake
+def test_every_character_written_as_typed_in_python_passes_ruff(tmp_path):
+    """The whole set python_literal_char admits, each alone in an otherwise ASCII word
+    (where ruff's confusable rule is strictest), against the baked project's ruff rules."""
+    admitted = [
+        chr(code)
+        for code in range(0x80, 0x30000)
+        if not 0xD800 <= code <= 0xDFFF and python_literal_char(chr(code))
+    ]
+    source = "".join(f'V = "a{char}a"\n' for char in admitted)
+    (tmp_path / "characters.py").write_text(source, encoding="utf-8")
+    (tmp_path / "ruff.toml").write_text(
+        (TEMPLATE / "{{cookiecutter.project_slug}}" / "ruff.toml").read_text()
+    )
+    lint = subprocess.run(
+        [tool("ruff"), "check", "--no-cache", "--select", "RUF001", "characters.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    print(f"\n{len(admitted)} non-ASCII characters written as typed in Python strings")
+    assert len(admitted) > 40_000
+    assert lint.returncode == 0, lint.stdout[-3000:]
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process below `pid`, found through /proc (honcho starts each process type
+    in a session of its own, outside the group a terminal's Ctrl-C reaches)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                stat = (entry / "stat").read_text()
+                parent = int(stat.rsplit(")", 1)[1].split()[1])
+                children.setdefault(parent, []).append(int(entry.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def get_home(port: int) -> int | None:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        connection.request("GET", "/", headers={"Host": "localhost"})
+        return connection.getresponse().status
+    except OSError:
+        return None
+    finally:
+        connection.close()
+
+
+def screenshot(url: str, destination: Path) -> None:
+    """A picture of the page as Chromium renders it, for a person to look at."""
+    profile = destination.parent / "chromium-profile"
+    subprocess.run(
+        [
+            "/usr/bin/chromium",
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--no-first-run",
+            f"--user-data-dir={profile}",
+            "--window-size=1100,1500",
+            "--hide-scrollbars",
+            f"--screenshot={destination}",
+            url,
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+
+
+@pytest.fixture(scope="module")
+def developer_project(tmp_path_factory):
+    """A default bake with the development .env its post-gen hook wrote, installed."""
+    path = bake(tmp_path_factory.mktemp("first-minutes"))
+    return install(path, "wsgi").path
+
+
+@pytest.mark.boot
+def test_the_readme_command_runs_every_process_until_ctrl_c(developer_project, tmp_path):
+    *setup, long_running = readme_commands(developer_project)
+    environ = {
+        "PATH": f"{Path(tool('uv')).parent}{os.pathsep}{os.environ['PATH']}",
+        "HOME": os.environ.get("HOME", "/tmp"),
+        "PORT": str(free_port()),
+        "UV_PYTHON": python313(),
+        "UV_PYTHON_DOWNLOADS": "never",
+        "UV_NO_PROGRESS": "1",
+    }
+    port = int(environ["PORT"])
+    timings = {}
+    for command in setup:
+        started = time.monotonic()
+        subprocess.run(
+            shlex.split(command), cwd=developer_project, env=environ, check=True, timeout=300
+        )
+        timings[command] = time.monotonic() - started
+    started = time.monotonic()
+    process = subprocess.Popen(
+        shlex.split(long_running),
+        cwd=developer_project,
+        env=environ,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # a group of its own, as a terminal gives a foreground job
+    )
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(process.stdout), daemon=True)
+    reader.start()
+    try:
+        first = None
+        while time.monotonic() - started < 120 and process.poll() is None:
+            if get_home(port) == 200:
+                first = time.monotonic() - started
+                break
+            time.sleep(0.2)
+        assert first is not None, "no 200 from /\n" + "".join(lines[-40:])
+        assert any("release.1 stopped (rc=0)" in line for line in lines), "".join(lines)
+        time.sleep(3)  # the web process must outlive the release step, not stop with it
+        assert get_home(port) == 200, "".join(lines[-40:])
+        picture = tmp_path / "development-home-page.png"
+        screenshot(f"http://localhost:{port}/", picture)
+        assert picture.stat().st_size > 10_000
+        processes = descendants(process.pid)
+
+        os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C does
+        interrupted = time.monotonic()
+        process.wait(timeout=GRACEFUL_SECONDS)
+        stopped = time.monotonic() - interrupted
+        deadline = time.monotonic() + 5
+        while any(map(alive, processes)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        left = sorted(pid for pid in processes if alive(pid))
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+        reader.join(timeout=5)
+    print(
+        "\n"
+        + "; ".join(f"`{command}` {seconds:.1f} s" for command, seconds in timings.items())
+        + f"; `{long_running}`: first 200 from / after {first:.1f} s; "
+        f"Ctrl-C stopped {len(processes)} processes in {stopped:.1f} s; "
+        f"the development home page: {picture}"
+    )
+    assert left == [], f"still running after Ctrl-C: {left}"
+    assert get_home(port) is None
+    assert stopped < GRACEFUL_SECONDS
