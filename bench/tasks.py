@@ -4,8 +4,9 @@ same Postgres the tests use.
 - Enqueue-to-start latency (p50, p99): tasks enqueued one at a time, at a steady pace,
   to workers that are idle; the time from a task's enqueue to its start, as recorded on
   its row. Dominated by the poll interval, which is measured at its default.
-- Throughput (tasks/s): a backlog of no-op tasks drained by one worker, then by two
-  (each at its default concurrency), timed from the workers' start to the last task.
+- Throughput (tasks/s): no-op tasks committed at once (one transaction) to one idle
+  worker, then to two (each at its default concurrency), timed from the commit to the
+  last task's finish as recorded on its row.
 
 `python3 dev.py bench-tasks` runs it with the template's test tools.
 """
@@ -38,9 +39,9 @@ def add_noop_task(project) -> None:
     (project.path / SLUG / "benchtasks.py").write_text(NOOP)
 
 
-def enqueue(project, environ: dict[str, str], code: str) -> None:
+def enqueue(project, environ: dict[str, str], code: str) -> str:
     script = f"import time\nfrom {SLUG}.benchtasks import noop\n{code}"
-    project.run("python", "manage.py", "shell", "-v0", "-c", script, env=environ)
+    return project.run("python", "manage.py", "shell", "-v0", "-c", script, env=environ).stdout
 
 
 def finished(database: str) -> int:
@@ -98,18 +99,25 @@ def latency(project, tmp: Path, tasks: int, pace: float) -> list[float]:
 
 
 def throughput(project, tmp: Path, tasks: int, count: int) -> float:
-    """Tasks per second for `count` workers draining a backlog of `tasks` no-op tasks."""
+    """Tasks per second for `count` idle workers draining `tasks` no-op tasks that appear
+    at once (one transaction), from its commit to the last task's finish."""
     database, environ = fresh_environ(project, tmp)
     try:
-        enqueue(project, environ, f"for _ in range({tasks}):\n    noop.enqueue()")
         with ExitStack() as stack:
-            # Timed from when every worker is up, so boot time is not counted; the first
-            # worker up may have started on the backlog, which the count includes.
             workers(stack, project, environ, count, tmp)
-            begun, done_at_start = time.monotonic(), finished(database)
+            output = enqueue(
+                project,
+                environ,
+                "from django.db import transaction\n"
+                f"with transaction.atomic():\n    for _ in range({tasks}):\n        noop.enqueue()\n"
+                "print(time.time())",
+            )
+            committed = float(output.split()[-1])
             wait_until(lambda: finished(database) == tasks, 120, "the backlog to drain")
-            elapsed = time.monotonic() - begun
-        return (tasks - done_at_start) / elapsed
+        (last,) = query(
+            database, "SELECT extract(epoch FROM max(finished_at)) FROM django_ox_oxtask"
+        )
+        return tasks / (float(last) - committed)
     finally:
         drop_database(database)
 
