@@ -116,6 +116,9 @@ class Project:
             "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
             "DATABASE_URL": database_url(database),
             "ALLOWED_HOSTS": "app.example.com",
+            # Django's deploy checks refuse the console backend; nothing is sent unless a
+            # test starts an SMTP server and points this at it.
+            "EMAIL_URL": "smtp://smtp.example.com",
             "DEBUG": "false",
             "LOG_FORMAT": "json",
             "WEB_CONCURRENCY": "2",

@@ -14,9 +14,10 @@ from bakery import bake, tool
 pytestmark = pytest.mark.bake
 
 # Unrendered cookiecutter syntax. Django templates have {% tags %} of their own, so in
-# HTML only a reference to the cookiecutter context counts.
+# HTML only a reference to the cookiecutter context counts; GitHub's ${{ expressions }}
+# belong in a workflow.
 COOKIECUTTER_REFERENCE = re.compile(r"cookiecutter\.(?!json\b)\w+")
-JINJA_LEFTOVER = re.compile(rf"{{{{|{{%|%}}|{COOKIECUTTER_REFERENCE.pattern}")
+JINJA_LEFTOVER = re.compile(rf"(?<!\$){{{{|{{%|%}}|{COOKIECUTTER_REFERENCE.pattern}")
 
 
 def text_files(root):
@@ -78,9 +79,9 @@ def test_compose_runs_one_image_migrating_once_after_a_healthy_postgres(baked):
     assert services["web"]["image"] == services["migrate"]["image"] == "demo_shop:local"
     assert services["migrate"]["command"] == ["python", "manage.py", "migrate", "--noinput"]
     assert services["migrate"]["depends_on"]["db"]["condition"] == "service_healthy"
-    assert services["web"]["depends_on"] == {
-        "db": {"condition": "service_healthy"},
-        "migrate": {"condition": "service_completed_successfully"},
+    assert services["web"]["depends_on"]["db"] == {"condition": "service_healthy"}
+    assert services["web"]["depends_on"]["migrate"] == {
+        "condition": "service_completed_successfully"
     }
     assert services["web"]["read_only"] is True
     assert services["web"]["stop_grace_period"] == "30s"

@@ -9,12 +9,16 @@ every missing or invalid variable and never prints a value.
 import os
 import secrets
 import sys
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from config.cache import check_cache_url
+from config.email import mailers
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATABASE_SCHEMES = ("postgres", "postgresql", "pgsql", "sqlite")
@@ -65,6 +69,34 @@ class Env(BaseSettings):
         20_000,
         ge=0,
         description="Milliseconds a query may run before Postgres cancels it (0: no limit).",
+    )
+
+    # Cache and sessions (config/cache.py)
+    CACHE_URL: SecretStr = Field(
+        SecretStr(""),
+        description="redis://[:password@]host:6379/0 (rediss:// for TLS; valkey:// alike). "
+        "Empty: each process caches in its own memory (development only).",
+    )
+
+    # Email (config/email.py)
+    EMAIL_URL: SecretStr = Field(
+        SecretStr(""),
+        description="smtp://user:password@host:587 (STARTTLS), smtps://user:password@host:465 "
+        "(TLS from the start), smtp://host:1025?starttls=false (plain). Empty or console://: "
+        "printed to stdout (development only).",
+    )
+    DEFAULT_FROM_EMAIL: str = Field(
+        {{ ("noreply@" ~ cookiecutter.domain_name) | python_string(8) | indent(8) }},
+        description="Sender address of the site's emails (password resets), with an optional "
+        "display name.",
+    )
+    SERVER_EMAIL: str = Field(
+        "", description="Sender of error reports to the site's admins. Empty: DEFAULT_FROM_EMAIL."
+    )
+    ADMINS: CommaSeparated = Field(
+        default_factory=list,
+        description="Comma-separated email addresses of the site's admins, told of each new "
+        "note. Empty: nobody.",
     )
 
     # Tasks (the worker process; config/tasks.py)
@@ -129,7 +161,7 @@ class Env(BaseSettings):
         30, ge=1, description="Seconds a silent worker lives before it is restarted."
     )
 
-    @field_validator("ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS", mode="before")
+    @field_validator("ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS", "ADMINS", mode="before")
     @classmethod
     def split_commas(cls, value: object) -> object:
         if isinstance(value, str):
@@ -175,6 +207,33 @@ class Env(BaseSettings):
             raise ValueError("must name a database after the host, as in /name")
         if url.scheme != "sqlite" and not url.hostname:
             raise ValueError("must name a host")
+        return value
+
+    @field_validator("CACHE_URL")
+    @classmethod
+    def usable_cache_url(cls, value: SecretStr) -> SecretStr:
+        if url := value.get_secret_value():
+            check_cache_url(url)
+        return value
+
+    @field_validator("EMAIL_URL")
+    @classmethod
+    def usable_email_url(cls, value: SecretStr) -> SecretStr:
+        mailers(value.get_secret_value())
+        return value
+
+    @field_validator("DEFAULT_FROM_EMAIL", "SERVER_EMAIL")
+    @classmethod
+    def email_address(cls, value: str) -> str:
+        if value and "@" not in parseaddr(value)[1]:
+            raise ValueError("must be an email address, as in Name <noreply@example.com>")
+        return value
+
+    @field_validator("ADMINS")
+    @classmethod
+    def admin_addresses(cls, value: list[str]) -> list[str]:
+        if any("@" not in parseaddr(address)[1] for address in value):
+            raise ValueError("each must be an email address")
         return value
 
 

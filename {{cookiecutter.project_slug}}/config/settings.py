@@ -8,7 +8,9 @@ import logging.config
 
 from django.utils.csp import CSP
 
+from config.cache import cache_settings, session_engine
 from config.database import database_settings
+from config.email import mailers
 from config.env import BASE_DIR, load
 from config.logs import logging_config
 from config.tasks import tasks_settings, worker_options
@@ -23,6 +25,8 @@ CSRF_TRUSTED_ORIGINS = env.CSRF_TRUSTED_ORIGINS
 GIT_REVISION = env.GIT_REVISION
 
 INSTALLED_APPS = [
+    # First, so its sign-in and password-reset pages replace the admin's.
+    "users",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -77,6 +81,22 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Database: config/database.py
 DATABASES = {"default": database_settings(env)}
+
+# Users: the project's own model, sign-in and password reset at /accounts/
+# https://docs.djangoproject.com/en/6.1/topics/auth/customizing/
+AUTH_USER_MODEL = "users.User"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "home"
+
+# Cache and sessions: config/cache.py
+CACHES = cache_settings(env.CACHE_URL.get_secret_value())
+SESSION_ENGINE = session_engine(env.CACHE_URL.get_secret_value())
+
+# Email: config/email.py
+MAILERS = mailers(env.EMAIL_URL.get_secret_value())
+DEFAULT_FROM_EMAIL = env.DEFAULT_FROM_EMAIL
+SERVER_EMAIL = env.SERVER_EMAIL or DEFAULT_FROM_EMAIL
+ADMINS = env.ADMINS
 
 # Background tasks and the worker process: config/tasks.py
 TASKS = tasks_settings(env)

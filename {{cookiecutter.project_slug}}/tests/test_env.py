@@ -95,11 +95,13 @@ def test_a_serving_process_refuses_to_start_and_lists_every_bad_variable(product
     environ = production_env | {
         "DEBUG": "maybe",
         "DATABASE_URL": "mysql://u:hunter2@h/d",
+        "CACHE_URL": "redis//:hunter2@cache",
+        "EMAIL_URL": "smtp://u:hunter2@mail:bad port",
         "PORT": "x",
     }
     result = run_python("import django; django.setup()", environ)
     assert result.returncode != 0
-    for name in ("DEBUG", "DATABASE_URL", "PORT"):
+    for name in ("DEBUG", "DATABASE_URL", "CACHE_URL", "EMAIL_URL", "PORT"):
         assert f"  {name}: " in result.stderr
     assert "hunter2" not in result.stderr + result.stdout
     assert "Traceback" not in result.stderr
@@ -111,6 +113,27 @@ def test_env_example_documents_exactly_the_schema():
 
 def test_readme_table_lists_exactly_the_schema():
     assert markdown_table() in (BASE_DIR / "README.md").read_text()
+
+
+def test_malformed_service_urls_are_named_with_the_other_problems_and_never_shown():
+    message = problems(
+        DATABASE_URL="sqlite:///db",
+        CACHE_URL="redis//:hunter2@cache",
+        EMAIL_URL="smtp://postmaster:hunter3@mail.example:bad port",
+        DEFAULT_FROM_EMAIL="nobody",
+    )
+    for name in ("DJANGO_SECRET_KEY", "ALLOWED_HOSTS", "CACHE_URL", "EMAIL_URL"):
+        assert re.search(rf"^  {name}: ", message, re.MULTILINE), message
+    assert "DEFAULT_FROM_EMAIL: must be an email address" in message
+    assert "hunter" not in message
+
+
+@pytest.mark.parametrize("url", ["mqtt://cache:1883", "valkey://", "redis://cache:x/0"])
+def test_unusable_cache_urls_are_refused(url):
+    message = problems(
+        DJANGO_SECRET_KEY=STRONG_KEY, ALLOWED_HOSTS="a.b", DATABASE_URL="sqlite:///d", CACHE_URL=url
+    )
+    assert "  CACHE_URL: " in message
 
 
 @pytest.mark.parametrize(

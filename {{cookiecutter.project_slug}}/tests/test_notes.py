@@ -1,6 +1,7 @@
 """The example app's write: a posted note is saved and shown, or refused whole."""
 
 import pytest
+from django.core.cache import cache
 from django.test import Client
 
 from {{ cookiecutter.project_slug }}.models import Note
@@ -47,3 +48,15 @@ def test_a_note_without_the_csrf_token_is_refused(https):
 def test_notes_are_only_read_and_posted(client, https):
     assert client.put("/notes/", **https).status_code == 405
     assert client.delete("/notes/", **https).status_code == 405
+
+
+def test_the_note_count_is_cached_and_forgotten_when_a_note_is_saved(
+    client, https, django_capture_on_commit_callbacks
+):
+    cache.clear()
+    assert b"0 notes so far" in client.get("/notes/", **https).content
+    Note.objects.bulk_create([Note(text="skips the model's signals")])
+    assert b"0 notes so far" in client.get("/notes/", **https).content
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post("/notes/", {"text": "saved"}, **https)
+    assert b"2 notes so far" in client.get("/notes/", **https).content

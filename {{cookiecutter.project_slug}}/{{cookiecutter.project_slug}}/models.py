@@ -1,4 +1,10 @@
-from django.db import models
+from django.core.cache import cache
+from django.db import models, transaction
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+
+# The notes page shows how many notes exist, counted once and then read from the cache.
+NOTE_COUNT_KEY = "notes:count"
 
 
 class Note(models.Model):
@@ -15,3 +21,10 @@ class Note(models.Model):
 
     def __str__(self) -> str:
         return self.text
+
+
+@receiver([post_save, post_delete], sender=Note)
+def forget_note_count(**kwargs) -> None:
+    """After the write commits: forgotten earlier, a concurrent request could count the
+    old rows and cache that again."""
+    transaction.on_commit(lambda: cache.delete(NOTE_COUNT_KEY))
