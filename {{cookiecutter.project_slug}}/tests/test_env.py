@@ -153,3 +153,13 @@ def test_bad_task_settings_are_refused(name, value):
     }
     message = problems(**valid, **{name: value})
     assert re.search(rf"^  {name}: ", message, re.MULTILINE), message
+
+
+def test_admins_are_email_addresses():
+    message = problems(
+        DJANGO_SECRET_KEY=STRONG_KEY,
+        DATABASE_URL="sqlite:///db",
+        ALLOWED_HOSTS="a.b",
+        ADMINS="ops@example.com,nobody",
+    )
+    assert "  ADMINS: each must be an email address" in message

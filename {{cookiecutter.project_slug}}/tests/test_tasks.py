@@ -23,8 +23,6 @@ IMMEDIATE = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBa
 def immediate(settings):
     settings.TASKS = IMMEDIATE
     settings.ADMINS = ["admin@example.com"]
-    # Django's test set-up captures mail in mail.outbox; config/email.py chooses the real one.
-    settings.MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
 
 
 @pytest.fixture(autouse=True)
