@@ -8,6 +8,7 @@ from pydantic import ValidationError
 
 from config.env import BASE_DIR, Env, describe_problems
 from config.envdocs import example_file, markdown_table
+from config.tasks import tasks_settings
 from tests.conftest import run_python
 
 STRONG_KEY = "k7Gq2vXz9LmP4wRt8YbN3cJh6FdS1aQe5UoI0pKlZxCvBnMgT-Wd"
@@ -163,3 +164,21 @@ def test_admins_are_email_addresses():
         ADMINS="ops@example.com,nobody",
     )
     assert "  ADMINS: each must be an email address" in message
+
+
+def test_tasks_settings_follow_the_environment():
+    env = Env(
+        _env_file=None,
+        DJANGO_SECRET_KEY=STRONG_KEY,
+        DATABASE_URL="sqlite:///db",
+        ALLOWED_HOSTS="a.example",
+        TASKS_MAX_ATTEMPTS="5",
+        TASKS_LEASE_SECONDS="30",
+        TASKS_RESULT_DAYS="14",
+    )
+    (backend,) = tasks_settings(env).values()
+    assert backend["BACKEND"] == "django_ox.backend.OxBackend"
+    assert backend["OPTIONS"]["MAX_ATTEMPTS"] == 5
+    assert backend["OPTIONS"]["LOCK_TIMEOUT"] == 30
+    (schedule,) = backend["OPTIONS"]["SCHEDULES"].values()
+    assert schedule["kwargs"] == {"days": 14}

@@ -10,8 +10,6 @@ from django.tasks import TaskResultStatus
 from django.utils import timezone
 from django_ox.models import OxTask
 
-from config.env import Env
-from config.tasks import tasks_settings
 from {{ cookiecutter.project_slug }}.models import Note
 from {{ cookiecutter.project_slug }}.tasks import process_note, prune_finished_tasks
 
@@ -91,21 +89,3 @@ def test_pruning_deletes_finished_tasks_older_than_the_retention_only():
 def test_the_worker_refuses_to_start_without_a_queue(immediate):
     with pytest.raises(CommandError, match="TASKS_BACKEND is not 'database'"):
         call_command("worker")
-
-
-def test_tasks_settings_follow_the_environment():
-    env = Env(
-        _env_file=None,
-        DJANGO_SECRET_KEY="k7Gq2vXz9LmP4wRt8YbN3cJh6FdS1aQe5UoI0pKlZxCvBnMgT-Wd",
-        DATABASE_URL="sqlite:///db",
-        ALLOWED_HOSTS="a.example",
-        TASKS_MAX_ATTEMPTS="5",
-        TASKS_LEASE_SECONDS="30",
-        TASKS_RESULT_DAYS="14",
-    )
-    (backend,) = tasks_settings(env).values()
-    assert backend["BACKEND"] == "django_ox.backend.OxBackend"
-    assert backend["OPTIONS"]["MAX_ATTEMPTS"] == 5
-    assert backend["OPTIONS"]["LOCK_TIMEOUT"] == 30
-    (schedule,) = backend["OPTIONS"]["SCHEDULES"].values()
-    assert schedule["kwargs"] == {"days": 14}
