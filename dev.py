@@ -3,6 +3,7 @@
     python3 dev.py demo     bake a project with the defaults and serve it on 127.0.0.1:8000
     python3 dev.py test     run the template's whole test suite (extra args go to pytest)
     python3 dev.py bench    run the benchmark suite (bench/; --quick for a short run)
+    python3 dev.py bench-tasks   the worker's figures (bench/tasks.py; --quick too)
     python3 dev.py lock     regenerate the uv.lock files the template ships
 
 The first run makes `.tools/` (a virtual environment holding uv) and `.venv/` (the
@@ -109,6 +110,8 @@ def main(argv: list[str]) -> int:
         return demo()
     if command == "bench":
         return run_in_tools("-m", "bench", *rest)
+    if command == "bench-tasks":
+        return run_in_tools("-m", "bench.tasks", *rest)
     if command == "lock":
         return run_in_tools("scripts/update_locks.py")
     print(__doc__)

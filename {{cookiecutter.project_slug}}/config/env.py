@@ -119,6 +119,41 @@ class Env(BaseSettings):
     SERVER_EMAIL: str = Field(
         "", description="Sender of error reports to the site's admins. Empty: DEFAULT_FROM_EMAIL."
     )
+    ADMINS: CommaSeparated = Field(
+        default_factory=list,
+        description="Comma-separated email addresses of the site's admins, told of each new "
+        "note. Empty: nobody.",
+    )
+
+    # Tasks (the worker process; config/tasks.py)
+    TASKS_BACKEND: Literal["database", "immediate"] = Field(
+        "database",
+        description="database: queued in Postgres for the worker process; immediate: run "
+        "inside the request that enqueues (tests only).",
+    )
+    TASKS_CONCURRENCY: int = Field(
+        4, ge=1, description="Tasks each worker process runs at once, one thread each."
+    )
+    TASKS_POLL_INTERVAL: float = Field(
+        1.0, gt=0, description="Seconds an idle worker waits before looking for new tasks."
+    )
+    TASKS_LEASE_SECONDS: int = Field(
+        60, ge=3, description="Seconds after a worker dies before its running tasks run again."
+    )
+    TASKS_MAX_ATTEMPTS: int = Field(
+        3, ge=1, description="Runs of a task that raises before it is marked failed."
+    )
+    TASKS_RETRY_DELAY: float = Field(
+        10.0, gt=0, description="Seconds before a failed task's first retry; doubles each time."
+    )
+    TASKS_RESULT_DAYS: int = Field(
+        7, ge=1, description="Days finished tasks are kept before the worker deletes them."
+    )
+    TASKS_HEARTBEAT_FILE: str = Field(
+        # In the container, /tmp is a tmpfs of its own: the one writable, private place.
+        "/tmp/worker-heartbeat",  # noqa: S108
+        description="File the worker touches while its loop runs; the liveness probe reads it.",
+    )
 
     # Media storage: user uploads, in an S3-compatible bucket (config/storage.py)
     AWS_STORAGE_BUCKET_NAME: str = Field(
@@ -198,7 +233,7 @@ class Env(BaseSettings):
         "(not a limit per request: see README, Timeouts).",
     )
 
-    @field_validator("ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS", mode="before")
+    @field_validator("ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS", "ADMINS", mode="before")
     @classmethod
     def split_commas(cls, value: object) -> object:
         if isinstance(value, str):
@@ -320,6 +355,13 @@ class Env(BaseSettings):
                 "connection; raise the pool or lower the threads"
             )
         return self
+
+    @field_validator("ADMINS")
+    @classmethod
+    def admin_addresses(cls, value: list[str]) -> list[str]:
+        if any("@" not in parseaddr(address)[1] for address in value):
+            raise ValueError("each must be an email address")
+        return value
 
 
 def describe_problems(error: ValidationError) -> str:

@@ -31,6 +31,16 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+class TaskFields(logging.Filter):
+    """Django's own task lines ("Task id=%s path=%s state=%s") as fields too, named as
+    django-ox names them, so one query finds every line of a task."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and len(record.args) == 3:
+            record.task_id, record.task_path, record.state = map(str, record.args)
+        return True
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per record; tracebacks stay inside it, never on lines of their own."""
 
@@ -141,6 +151,7 @@ def logging_config(level: str, log_format: str) -> dict:
         "filters": {
             "request_id": {"()": RequestIdFilter},
             "skip_probes": {"()": SkipProbes},
+            "task_fields": {"()": TaskFields},
         },
         "formatters": {"default": formatter},
         "handlers": {
@@ -166,5 +177,11 @@ def logging_config(level: str, log_format: str) -> dict:
                 )
             },
             "uvicorn.access": propagate | {"filters": ["skip_probes"]},
+            # The worker's task lines (id, name, attempt, duration, outcome as fields). A
+            # handler of its own, or `manage.py worker` would add one writing to stderr.
+            "django_ox": {"handlers": ["stdout"], "propagate": False},
+            # Django's started and succeeded lines repeat django-ox's without the timing;
+            # its line for a task that failed for good is kept: it has the traceback.
+            "django.tasks": propagate | {"level": "WARNING", "filters": ["task_fields"]},
         },
     }

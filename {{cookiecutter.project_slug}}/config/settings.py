@@ -15,6 +15,7 @@ from config.env import BASE_DIR, load
 from config.errors import start_error_reporting
 from config.logs import logging_config
 from config.storage import media_storage
+from config.tasks import tasks_settings, worker_options
 
 env = load()
 
@@ -35,6 +36,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "config.apps.ConfigConfig",
+    "django_ox",
     "{{ cookiecutter.project_slug }}",
 ]
 
@@ -111,6 +113,11 @@ SESSION_ENGINE = session_engine(env.CACHE_URL.get_secret_value())
 MAILERS = mailers(env.EMAIL_URL.get_secret_value())
 DEFAULT_FROM_EMAIL = env.DEFAULT_FROM_EMAIL
 SERVER_EMAIL = env.SERVER_EMAIL or DEFAULT_FROM_EMAIL
+ADMINS = env.ADMINS
+
+# Background tasks and the worker process: config/tasks.py
+TASKS = tasks_settings(env)
+TASKS_WORKER = worker_options(env)
 
 # Uploaded files: config/storage.py. Static files, served by whitenoise; hashed names
 # get far-future caching.

@@ -8,6 +8,7 @@ from pydantic import AliasChoices, ValidationError
 
 from config.env import BASE_DIR, REVISION_VARIABLES, Env, describe_problems
 from config.envdocs import example_file, markdown_table
+from config.tasks import tasks_settings
 from tests.conftest import run_python
 
 # Other names a variable is read from (what platforms and boto3 set).
@@ -219,3 +220,50 @@ def test_an_explicit_git_revision_wins_and_an_empty_one_does_not(monkeypatch):
     assert platform_revision(monkeypatch, RENDER_GIT_COMMIT="from-render") == "from-render"
     assert platform_revision(monkeypatch, GIT_REVISION="") == "from-render"
     assert platform_revision(monkeypatch, GIT_REVISION="explicit") == "explicit"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("TASKS_BACKEND", "redis"),
+        ("TASKS_CONCURRENCY", "-1"),
+        ("TASKS_POLL_INTERVAL", "0"),
+        ("TASKS_LEASE_SECONDS", "1"),
+    ],
+)
+def test_bad_task_settings_are_refused(name, value):
+    valid = {
+        "DJANGO_SECRET_KEY": STRONG_KEY,
+        "DATABASE_URL": "sqlite:///db",
+        "ALLOWED_HOSTS": "a.b",
+    }
+    message = problems(**valid, **{name: value})
+    assert re.search(rf"^  {name}: ", message, re.MULTILINE), message
+
+
+def test_admins_are_email_addresses():
+    message = problems(
+        DJANGO_SECRET_KEY=STRONG_KEY,
+        DATABASE_URL="sqlite:///db",
+        ALLOWED_HOSTS="a.b",
+        ADMINS="ops@example.com,nobody",
+    )
+    assert "  ADMINS: each must be an email address" in message
+
+
+def test_tasks_settings_follow_the_environment():
+    env = Env(
+        _env_file=None,
+        DJANGO_SECRET_KEY=STRONG_KEY,
+        DATABASE_URL="sqlite:///db",
+        ALLOWED_HOSTS="a.example",
+        TASKS_MAX_ATTEMPTS="5",
+        TASKS_LEASE_SECONDS="30",
+        TASKS_RESULT_DAYS="14",
+    )
+    (backend,) = tasks_settings(env).values()
+    assert backend["BACKEND"] == "django_ox.backend.OxBackend"
+    assert backend["OPTIONS"]["MAX_ATTEMPTS"] == 5
+    assert backend["OPTIONS"]["LOCK_TIMEOUT"] == 30
+    (schedule,) = backend["OPTIONS"]["SCHEDULES"].values()
+    assert schedule["kwargs"] == {"days": 14}

@@ -15,6 +15,8 @@ class Note(models.Model):
     # Stored by STORAGES["default"] (config/storage.py): a bucket in production.
     attachment = models.FileField(upload_to="notes/%Y/%m/", blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # Counted by a background task (tasks.py) after the note is saved; None until then.
+    words = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ("-created_at", "-id")

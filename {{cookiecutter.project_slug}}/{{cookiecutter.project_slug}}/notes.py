@@ -2,11 +2,13 @@
 
 from django import forms
 from django.core.cache import cache
+from django.db import transaction
 from django.shortcuts import redirect, render
 from django.template.defaultfilters import filesizeformat
 from django.views.decorators.http import require_http_methods
 
 from {{ cookiecutter.project_slug }}.models import NOTE_COUNT_KEY, Note
+from {{ cookiecutter.project_slug }}.tasks import process_note
 
 # The page shows the latest notes only, so it stays one cheap query however many exist.
 LATEST_NOTES = 10
@@ -39,7 +41,11 @@ def notes(request):
     if request.method == "POST":
         form = NoteForm(request.POST, request.FILES)
         if form.is_valid():
-            form.save()
+            # The task is a row in the same database: it commits with the note or not at
+            # all, so no note is left unprocessed and no task points at a missing note.
+            with transaction.atomic():
+                note = form.save()
+                process_note.enqueue(note.pk)
             # Post/Redirect/Get: reloading the page that follows does not post it again.
             return redirect("notes")
         status = 400

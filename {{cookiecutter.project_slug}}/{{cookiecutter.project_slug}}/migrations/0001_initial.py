@@ -18,6 +18,7 @@ class Migration(migrations.Migration):
                 ('text', models.CharField(max_length=280)),
                 ('attachment', models.FileField(blank=True, upload_to='notes/%Y/%m/')),
                 ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
+                ('words', models.PositiveIntegerField(blank=True, null=True)),
             ],
             options={
                 'ordering': ('-created_at', '-id'),

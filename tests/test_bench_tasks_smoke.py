@@ -1,0 +1,27 @@
+"""The worker's benchmark (bench/tasks.py, `python3 dev.py bench-tasks`) still runs.
+
+A few tasks through each figure against a copy of the installed default project. It fails
+when the bench code breaks, never because of a figure.
+"""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from bakery import with_test_views
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench import tasks  # noqa: E402
+
+pytestmark = pytest.mark.boot
+
+
+def test_the_worker_bench_measures_latency_and_throughput(project, tmp_path):
+    copy = with_test_views(project, tmp_path / "app")
+    tasks.add_noop_task(copy)
+    waits = tasks.latency(copy, tmp_path, tasks=5, pace=0.1)
+    rate = tasks.throughput(copy, tmp_path, tasks=20, count=2)
+    print(f"\nworker bench smoke: latencies {[round(w, 3) for w in waits]} s, {rate:.0f} tasks/s")
+    assert len(waits) == 5 and all(w >= 0 for w in waits)
+    assert rate > 0
