@@ -93,8 +93,8 @@ class Env(BaseSettings):
     DATABASE_STATEMENT_TIMEOUT: int = Field(
         20_000,
         ge=0,
-        description="Milliseconds a web request's query may run before Postgres cancels it "
-        "(0: no limit). Migrations and one-off commands have none.",
+        description="Milliseconds a query of a web request or a task may run before Postgres "
+        "cancels it (0: no limit). Migrations and one-off commands have none.",
     )
 
     # Cache and sessions (config/cache.py)

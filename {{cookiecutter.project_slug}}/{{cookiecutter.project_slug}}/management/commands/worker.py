@@ -11,6 +11,8 @@ from django.db import connections
 from django.tasks import task_backends
 from django_ox.backend import OxBackend
 
+from config.database import limit_statement_time
+
 # The worker's loop touches its heartbeat file on every pass, at least once per poll
 # interval, tasks running or not. A minute without one is a loop that is stuck, not one
 # that is busy; a probe run every 30 s restarts it within 90 s.
@@ -46,4 +48,7 @@ class Command(BaseCommand):
         pool = connections["default"].settings_dict.get("OPTIONS", {}).get("pool")
         if isinstance(pool, dict):
             pool["max_size"] = max(pool["max_size"], worker["concurrency"] + 1)
+        # A serving process like web: a stuck query fails its task (which is retried)
+        # instead of holding a task thread for ever.
+        limit_statement_time()
         call_command("ox_worker", **worker)
