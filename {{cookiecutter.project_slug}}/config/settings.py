@@ -36,7 +36,6 @@ MIDDLEWARE = [
     # Before host validation and the HTTPS redirect: probes come by IP, over HTTP.
     "config.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -74,7 +73,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Database: config/database.py
 DATABASES = {"default": database_settings(env)}
 
-# Static files, served by whitenoise; hashed names get far-future caching.
+# Static files, served by whitenoise before Django's middleware (config/staticfiles.py);
+# hashed names get far-future caching.
 # https://whitenoise.readthedocs.io/en/stable/django.html
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
