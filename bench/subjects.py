@@ -65,7 +65,7 @@ def healthz(request):
 # (bench/upstream.py), awaited with asyncio's own client under ASGI and made with the
 # standard library's blocking one under WSGI, as each interface's view would.
 UPSTREAM = ("127.0.0.1", int(os.environ.get("BENCH_UPSTREAM_PORT", "0")))
-UPSTREAM_REQUEST = b"GET / HTTP/1.1\r\nHost: upstream\r\nConnection: close\r\n\r\n"
+UPSTREAM_REQUEST = b"GET / HTTP/1.1\\r\\nHost: upstream\\r\\nConnection: close\\r\\n\\r\\n"
 
 
 async def slow_async(request):
@@ -74,7 +74,7 @@ async def slow_async(request):
     answer = await reader.read()
     writer.close()
     await writer.wait_closed()
-    return HttpResponse(answer.rpartition(b"\r\n\r\n")[2])
+    return HttpResponse(answer.rpartition(b"\\r\\n\\r\\n")[2])
 
 
 def slow_sync(request):

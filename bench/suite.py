@@ -309,6 +309,9 @@ def measure_concurrency(config: Config, interface: str, template: Subject, serve
             if name in runs:
                 path = template.paths[name]
                 runs[name].append(figures.load(server, path, config.load_seconds, 1, connections))
+                # Requests wrk gave up on may still be queued in the server; the next
+                # figure starts when they are done, i.e. when a probe gets through.
+                server.wait_until_serving(timeout=60)
     return runs
 
 

@@ -34,8 +34,12 @@ def slow_upstream():
     try:
         yield server.sockets[0].getsockname()[1]
     finally:
+
+        async def close() -> None:
+            server.close()
+            await server.wait_closed()
+
+        asyncio.run_coroutine_threadsafe(close(), loop).result(timeout=10)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=5)
-        server.close()
-        loop.run_until_complete(server.wait_closed())
         loop.close()
