@@ -150,11 +150,15 @@ class Measured:
         return min(self.worker_cpu_seconds) >= BALANCED * max(self.worker_cpu_seconds)
 
 
-def load(server, path: str, seconds: int, attempts: int = 1) -> Measured:
+def load(
+    server, path: str, seconds: int, attempts: int = 1, connections: int = wrk.CONNECTIONS
+) -> Measured:
     workers = worker_pids(server.process.pid)
     for attempt in range(1, attempts + 1):
         before = [cpu_seconds(pid) for pid in workers]
-        result = wrk.run(f"http://127.0.0.1:{server.port}{path}", seconds, REQUEST_HEADERS)
+        result = wrk.run(
+            f"http://127.0.0.1:{server.port}{path}", seconds, REQUEST_HEADERS, connections
+        )
         used = tuple(cpu_seconds(pid) - start for pid, start in zip(workers, before, strict=True))
         measured = Measured(result, used, attempt)
         if measured.balanced:

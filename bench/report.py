@@ -19,6 +19,7 @@ class Goal:
     # jobs on the machine and wrk's uneven spread of connections over workers barely move;
     # the req/s ratio is shown beside it.
     also: str | None = None
+    section: str | None = None  # only rows of this section (one interface)
 
     def met(self, value: float) -> bool:
         if self.at_least is not None:
@@ -41,6 +42,32 @@ GOALS = (
     Goal(
         "static throughput ≥ 0.5 × hello world", "static_per_core", CEILING, 0.5, also="static_rps"
     ),
+    Goal(
+        "ASGI page throughput ≥ 0.95 × bare Django under ASGI",
+        "page_per_core",
+        BARE,
+        0.95,
+        also="page_rps",
+        section="Load, asgi",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class CrossGoal:
+    """The ASGI bake against the WSGI bake, template to template."""
+
+    text: str
+    metric: str
+    at_least: float
+
+
+CROSS_GOALS = (
+    CrossGoal("ASGI page ≥ 0.6 × WSGI page (req/CPU-s)", "page_per_core", 0.6),
+    CrossGoal("ASGI /healthz ≥ 0.5 × WSGI /healthz (req/CPU-s)", "healthz_per_core", 0.5),
+    CrossGoal("ASGI static file ≥ 0.5 × WSGI static file (req/CPU-s)", "static_per_core", 0.5),
+    # Throughput in req/s: the figure is how many waits overlap, not CPU per request.
+    CrossGoal("ASGI slow-I/O view ≥ 10 × WSGI gthread (req/s)", "slow_rps", 10),
 )
 
 
@@ -83,7 +110,7 @@ def goals(results: Results) -> list[str]:
     lines = []
     for goal in GOALS:
         for row in results.rows:
-            if row.metric != goal.metric:
+            if row.metric != goal.metric or goal.section not in (None, row.section):
                 continue
             value = ratio(row.values.get(TEMPLATE), row.values.get(goal.baseline))
             if value is None:
@@ -96,6 +123,33 @@ def goals(results: Results) -> list[str]:
                     also = ratio(other.values.get(TEMPLATE), other.values.get(goal.baseline))
                     line += f"; in req/s: {_ratio_text(also)}"
             lines.append(line)
+    return lines
+
+
+def _template_sample(results: Results, metric: str, interface: str):
+    for row in results.rows:
+        if row.metric == metric and row.section.split(",")[-1].split()[0] == interface:
+            return row.values.get(TEMPLATE)
+    return None
+
+
+def cross_goals(results: Results) -> list[str]:
+    lines = []
+    for goal in CROSS_GOALS:
+        value = ratio(
+            _template_sample(results, goal.metric, "asgi"),
+            _template_sample(results, goal.metric, "wsgi"),
+        )
+        if value is not None:
+            verdict = "met" if value >= goal.at_least else "**missed**"
+            lines.append(f"- {verdict}: {goal.text}: {value:.2f}")
+    for row in results.rows:
+        if row.metric == "burst_errors":
+            worst = max(row.values[TEMPLATE].values)
+            verdict = "met" if worst == 0 else "**missed**"
+            lines.append(
+                f"- {verdict}: no errors in a burst at 4 × pool: {worst:.0f} ({row.section})"
+            )
     return lines
 
 
@@ -131,6 +185,7 @@ def render(results: Results, header: list[str]) -> str:
         "### Goals",
         "",
         *goals(results),
+        *cross_goals(results),
         "",
         f"### Import cost by package (`python -X importtime`, {results.imports_label})",
         "",

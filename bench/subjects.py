@@ -31,7 +31,10 @@ STYLESHEET = "admin/css/base.css"
 # and one query joining two tables.
 BENCH_VIEWS = '''"""Added by the template's bench (bench/subjects.py): the same page in both projects."""
 
+import asyncio
 import functools
+import http.client
+import os
 
 from django.contrib.auth.models import Permission
 from django.http import HttpResponse, JsonResponse
@@ -56,13 +59,43 @@ def page(request):
 
 def healthz(request):
     return JsonResponse({"status": "ok"})
+
+
+# The slow-I/O figure: one outbound call to an upstream that answers after 200 ms
+# (bench/upstream.py), awaited with asyncio's own client under ASGI and made with the
+# standard library's blocking one under WSGI, as each interface's view would.
+UPSTREAM = ("127.0.0.1", int(os.environ.get("BENCH_UPSTREAM_PORT", "0")))
+UPSTREAM_REQUEST = b"GET / HTTP/1.1\\r\\nHost: upstream\\r\\nConnection: close\\r\\n\\r\\n"
+
+
+async def slow_async(request):
+    reader, writer = await asyncio.open_connection(*UPSTREAM)
+    writer.write(UPSTREAM_REQUEST)
+    answer = await reader.read()
+    writer.close()
+    await writer.wait_closed()
+    return HttpResponse(answer.rpartition(b"\\r\\n\\r\\n")[2])
+
+
+def slow_sync(request):
+    connection = http.client.HTTPConnection(*UPSTREAM, timeout=10)
+    try:
+        connection.request("GET", "/")
+        return HttpResponse(connection.getresponse().read())
+    finally:
+        connection.close()
 '''
 BENCH_URLS = """
 # Added by the template's bench (bench/subjects.py).
+from . import bench_views as _bench_views  # noqa: E402
 from .bench_views import healthz as _bench_healthz, page as _bench_page  # noqa: E402
 
 urlpatterns.append(path("bench/page/", _bench_page))
 """
+SLOW_URL = {
+    "asgi": 'urlpatterns.append(path("bench/slow/", _bench_views.slow_async))\n',
+    "wsgi": 'urlpatterns.append(path("bench/slow/", _bench_views.slow_sync))\n',
+}
 BARE_HEALTHZ_URL = 'urlpatterns.append(path("healthz", _bench_healthz))\n'
 
 HELLO_WORLD = '''"""The ceiling: the least an application can do under the same gunicorn."""
@@ -165,17 +198,18 @@ def _copy_sharing_venv(project: Project, destination: Path) -> Path:
     return destination
 
 
-def template_subject(project: Project, workdir: Path, database: str) -> Subject:
-    """A copy of the baked project with the bench page, served as its Procfile says."""
+def template_subject(project: Project, workdir: Path, database: str, upstream_port: int) -> Subject:
+    """A copy of the baked project with the bench pages, served as its Procfile says."""
     path = _copy_sharing_venv(project, workdir / f"template-{project.interface}")
     (path / "config" / "bench_views.py").write_text(BENCH_VIEWS)
     with (path / "config" / "urls.py").open("a") as urls:
-        urls.write(BENCH_URLS)
+        urls.write(BENCH_URLS + SLOW_URL[project.interface])
     copy = Project(path=path, interface=project.interface)
     copy.run("python", "manage.py", "collectstatic", "--noinput", env={"DJANGO_BUILD": "1"})
     environ = project.production_env(database) | {
         "WEB_CONCURRENCY": str(WORKERS),
         "WEB_THREADS": str(THREADS),
+        "BENCH_UPSTREAM_PORT": str(upstream_port),
     }
     module = "config.wsgi" if project.interface == "wsgi" else "config.asgi"
     return Subject(
@@ -189,6 +223,8 @@ def template_subject(project: Project, workdir: Path, database: str) -> Subject:
             "healthz": "/healthz",
             "page": "/bench/page/",
             "static": hashed_static_path(path / "staticfiles"),
+            "slow": "/bench/slow/",
+            "burst": "/bench/page/",
         },
     )
 

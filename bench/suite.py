@@ -13,7 +13,8 @@ import cookiecutter
 from bakery import Project, drop_database, new_database
 from bench import figures
 from bench.stats import Sample
-from bench.subjects import Subject, bare_subject, ceiling_subject, template_subject
+from bench.subjects import WORKERS, Subject, bare_subject, ceiling_subject, template_subject
+from bench.upstream import slow_upstream
 
 TEMPLATE, BARE, CEILING = "template", "bare Django", "hello world"
 
@@ -26,6 +27,7 @@ class Config:
     warmup_seconds: int = 1
     load_attempts: int = 2  # a run whose connections landed on one worker is run again
     loads: tuple[str, ...] = ("healthz", "page", "static")  # which of LOADS to put load on
+    concurrency: tuple[str, ...] = ("slow", "burst")  # which of CONCURRENCY to measure
     # "none": no .pyc anywhere, as this machine leaves a fresh install (it exports
     # PYTHONDONTWRITEBYTECODE=1); "compiled": compileall first, as the image build does.
     bytecode: tuple[str, ...] = ("none", "compiled")
@@ -93,7 +95,9 @@ def run(
 ) -> Results:
     results = Results()
     database = new_database("tfd_bench")
+    upstream = contextlib.ExitStack()
     try:
+        upstream_port = upstream.enter_context(slow_upstream())
         if config.bake:
             say("bake")
             measure_bake(config, next(iter(projects.values())), results)
@@ -105,13 +109,14 @@ def run(
             environ = project.production_env(database)
             project.run("python", "manage.py", "migrate", "--noinput", env=environ)
             subjects = (
-                template_subject(project, workdir, database),
+                template_subject(project, workdir, database, upstream_port),
                 bare_subject(project, workdir, database, environ),
                 ceiling_subject(project, workdir),
             )
             measure_boot_and_imports(config, interface, subjects, workdir, results, say)
             measure_load_and_memory(config, interface, subjects, workdir, results, say)
     finally:
+        upstream.close()
         drop_database(database)
     if config.image:
         say("image (buildah)")
@@ -190,6 +195,19 @@ def measure_boot_and_imports(
 
 
 LOADS = (("healthz", "/healthz"), ("page", "page with a query"), ("static", "hashed CSS file"))
+# The template alone, at many connections: where each interface queues, sheds or overlaps.
+POOL_MAX_SIZE = 4  # DATABASE_POOL_MAX_SIZE's default, per worker
+CONCURRENCY = (
+    # An async view awaiting a 200 ms upstream (bench/upstream.py) under ASGI, a sync view
+    # blocking on it under WSGI: what overlapping waits is worth.
+    ("slow", "view awaiting a 200 ms upstream, 200 connections", 200),
+    # Four times the database connections of all workers, on the page with a query.
+    (
+        "burst",
+        f"page with a query, 4 × pool ({4 * POOL_MAX_SIZE * WORKERS} connections)",
+        4 * POOL_MAX_SIZE * WORKERS,
+    ),
+)
 
 
 def measure_load_and_memory(
@@ -229,7 +247,9 @@ def measure_load_and_memory(
                     config.load_attempts,
                 )
                 loads[(name, subject.name)].append(load)
+        concurrency = measure_concurrency(config, interface, template, servers[TEMPLATE], say)
         memory = {name: figures.memory_mib(server.process.pid) for name, server in servers.items()}
+    add_concurrency_rows(interface, concurrency, results)
 
     hello = loads[("hello", CEILING)]
     for name, description in measured:
@@ -279,3 +299,36 @@ def measure_load_and_memory(
         1,
         {who: workers for who, (_, workers) in memory.items()},
     )
+
+
+def measure_concurrency(config: Config, interface: str, template: Subject, server, say) -> dict:
+    runs: dict[str, list] = {name: [] for name, _, _ in CONCURRENCY if name in config.concurrency}
+    for round_ in range(config.load_rounds if runs else 0):
+        say(f"concurrency, {interface}, round {round_ + 1}/{config.load_rounds}")
+        for name, _, connections in CONCURRENCY:
+            if name in runs:
+                path = template.paths[name]
+                runs[name].append(figures.load(server, path, config.load_seconds, 1, connections))
+                # Requests wrk gave up on may still be queued in the server; the next
+                # figure starts when they are done, i.e. when a probe gets through.
+                server.wait_until_serving(timeout=60)
+    return runs
+
+
+def add_concurrency_rows(interface: str, runs: dict, results: Results) -> None:
+    for name, description, _ in CONCURRENCY:
+        if not runs.get(name):
+            continue
+        for metric, label, unit, digits, value in (
+            ("rps", "throughput", "req/s", 0, lambda m: m.load.requests_per_second),
+            ("p99", "p99 latency", "ms", 0, lambda m: m.load.p99_ms),
+            ("errors", "errors (5xx, timeouts)", "per run", 0, lambda m: m.load.errors),
+        ):
+            results.add(
+                f"Concurrency, {interface} (template only)",
+                f"{description}, {label}",
+                f"{name}_{metric}",
+                unit,
+                digits,
+                {TEMPLATE: [value(m) for m in runs[name]]},
+            )

@@ -57,7 +57,7 @@ def migrated(project, database) -> dict[str, str]:
     return environ
 
 
-STAGES = ("bake", "project", "boot", "container")
+STAGES = ("bake", "project", "boot", "bench", "container")
 _stage_seconds: dict[str, float] = {}
 
 

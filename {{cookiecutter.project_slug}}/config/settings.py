@@ -46,9 +46,7 @@ MIDDLEWARE = [
     "config.health.HealthCheckMiddleware",
     "config.proxies.UntrustedProxyWarningMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    # Above whitenoise, so that static files carry it too.
     "config.crossorigin.CrossOriginResourcePolicyMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -119,8 +117,8 @@ ADMINS = env.ADMINS
 TASKS = tasks_settings(env)
 TASKS_WORKER = worker_options(env)
 
-# Uploaded files: config/storage.py. Static files, served by whitenoise; hashed names
-# get far-future caching.
+# Uploaded files: config/storage.py. Static files are served by whitenoise before
+# Django's middleware (config/staticfiles.py); hashed names get far-future caching.
 # https://whitenoise.readthedocs.io/en/stable/django.html
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
