@@ -27,7 +27,6 @@ ABBREVIATIONS = get_user_config()["abbreviations"]
 SCP_LIKE = re.compile(r"[\w.-]+@[\w.-]+:[^/].*")
 
 
-
 def write_local_env() -> None:
     """The project's own `bin/setup` writes it, as it does for every later clone."""
     runpy.run_path("bin/setup")["write_development_env"]()
