@@ -56,8 +56,14 @@ def uv() -> str:
 
 
 def sync_test_tools() -> None:
+    # Bytecode compiled once: machines that export PYTHONDONTWRITEBYTECODE (this one does)
+    # would otherwise compile every tool at every start (checkov: 18 s instead of 4 s).
     subprocess.run(
-        [uv(), "sync", "--locked", "--quiet", "--group", "test", "--python", sys.executable],
+        [
+            uv(),
+            *("sync", "--locked", "--quiet", "--compile-bytecode", "--group", "test"),
+            *("--python", sys.executable),
+        ],
         cwd=ROOT,
         check=True,
     )
