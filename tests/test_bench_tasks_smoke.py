@@ -14,9 +14,11 @@ from bakery import with_test_views
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import tasks  # noqa: E402
 
-pytestmark = pytest.mark.boot
+pytestmark = pytest.mark.bench
 
 
+# The worker does not depend on the web interface: one interface's project is enough.
+@pytest.mark.parametrize("project", ["wsgi"], indirect=True)
 def test_the_worker_bench_measures_latency_and_throughput(project, tmp_path):
     copy = with_test_views(project, tmp_path / "app")
     tasks.add_noop_task(copy)

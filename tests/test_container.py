@@ -70,7 +70,8 @@ def get(port: int, path: str, headers: dict | None = None, timeout: float = 10):
     try:
         connection.request("GET", path, headers=headers)
         response = connection.getresponse()
-        return response.status, dict(response.getheaders()), response.read()
+        # Header names in any case, as HTTP has them (uvicorn sends them lowercase).
+        return response.status, response.headers, response.read()
     finally:
         connection.close()
 

@@ -67,7 +67,7 @@ def attachment_link(server, text: str) -> str:
     page = server.request("/notes/")
     assert page.status == 200
     match = re.search(
-        rf"<li>{re.escape(text)} <a href=\"([^\"]+)\">attachment</a></li>", page.body.decode()
+        rf"<li>{re.escape(text)} <a href=\"([^\"]+)\">attachment</a>", page.body.decode()
     )
     assert match, page.body.decode()[:2000]
     return html.unescape(match.group(1))

@@ -21,6 +21,7 @@ from bakery import (
     SLUG,
     TEMPLATE,
     bake,
+    collect_static,
     drop_database,
     new_database,
     python313,
@@ -228,6 +229,7 @@ def test_an_untrusted_proxy_is_named_in_one_warning_and_its_client_address_ignor
 
 @pytest.mark.boot
 def test_the_access_log_records_the_client_address_a_trusted_proxy_sends(project, migrated):
+    collect_static(project)  # the page names its stylesheet by the manifest
     with serve(project, migrated) as server:  # the default trusts loopback, the test's proxy
         server.wait_until_serving()
         forwarded = {"X-Forwarded-For": "198.51.100.9, 203.0.113.7"}

@@ -62,6 +62,9 @@ QUICK = {
 GRACE = 25
 # How long a worker may take to boot on this shared machine (no bytecode cache).
 BOOT = 30
+# The worker process is the same whatever serves the web: tests of the worker alone run
+# on one interface's project; the web-to-worker test runs on both.
+WORKER_ALONE = pytest.mark.parametrize("project", ["wsgi"], indirect=True)
 
 
 @pytest.fixture(scope="module")
@@ -173,6 +176,7 @@ def test_a_note_posted_to_the_web_is_processed_by_the_worker(app, environ, datab
     assert "heartbeat file" in elsewhere.stderr
 
 
+@WORKER_ALONE
 def test_two_workers_run_200_tasks_each_exactly_once(app, environ, database, tmp_path):
     count = 200
     enqueue(app, environ, f"for i in range({count}): record.enqueue(f'many-{{i}}')")
@@ -209,6 +213,7 @@ def test_two_workers_run_200_tasks_each_exactly_once(app, environ, database, tmp
     assert all(per_worker), "one worker ran everything"
 
 
+@WORKER_ALONE
 def test_sigterm_lets_the_running_task_finish_and_leaves_new_ones(app, environ, database, tmp_path):
     slow = f"slow-{uuid.uuid4().hex[:8]}"
     with serve(app, worker_env(environ, tmp_path, "a"), "worker") as worker:
@@ -232,6 +237,7 @@ def test_sigterm_lets_the_running_task_finish_and_leaves_new_ones(app, environ, 
         assert next_worker.stop() == 0
 
 
+@WORKER_ALONE
 def test_a_task_of_a_killed_worker_runs_again_within_the_lease(app, environ, database, tmp_path):
     marker = f"killed-{uuid.uuid4().hex[:8]}"
     lease = int(QUICK["TASKS_LEASE_SECONDS"])
@@ -267,6 +273,7 @@ def test_a_task_of_a_killed_worker_runs_again_within_the_lease(app, environ, dat
     assert reclaimed_after <= booted + bound + 1
 
 
+@WORKER_ALONE
 def test_a_failing_task_is_retried_with_back_off_then_marked_failed(
     app, environ, database, tmp_path
 ):
@@ -310,6 +317,7 @@ def test_a_failing_task_is_retried_with_back_off_then_marked_failed(
     assert sum("Traceback (most recent call last)" in line for line in worker.lines) == 1
 
 
+@WORKER_ALONE
 def test_database_cut_under_the_worker_loses_and_repeats_nothing(app, environ, database, tmp_path):
     count = 30
     with DatabaseProxy() as proxy:
@@ -359,6 +367,7 @@ BAD_CONFIGURATIONS = {
 }
 
 
+@WORKER_ALONE
 @pytest.mark.parametrize(
     ("change", "variable"), BAD_CONFIGURATIONS.values(), ids=BAD_CONFIGURATIONS.keys()
 )
@@ -374,6 +383,7 @@ def test_a_bad_configuration_stops_the_worker_at_start_up(app, environ, tmp_path
     assert not worker.count("worker_started")
 
 
+@WORKER_ALONE
 def test_the_worker_refuses_to_run_without_a_queue(app, environ, tmp_path):
     immediate = worker_env(environ, tmp_path, "a") | {"TASKS_BACKEND": "immediate"}
     with serve(app, immediate, "worker") as worker:
