@@ -77,3 +77,17 @@ def fetch(production_env):
         return json.loads(line.removeprefix(RESULT_MARK))
 
     return fetch
+
+
+@pytest.fixture
+def static_files_without_collectstatic(settings):
+    """Hashed static names need collectstatic's manifest; the template's boot tests cover them."""
+    settings.STORAGES = settings.STORAGES | {
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+    }
+
+
+@pytest.fixture
+def https(settings) -> dict:
+    """What the platform's router forwards: a known host, over HTTPS."""
+    return {"headers": {"host": settings.ALLOWED_HOSTS[0]}, "secure": True}

@@ -7,21 +7,10 @@ from django.test import Client
 
 from {{ cookiecutter.project_slug }}.models import Note
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def static_files_without_collectstatic(settings):
-    """Hashed static names need collectstatic's manifest; the template's boot tests cover them."""
-    settings.STORAGES = settings.STORAGES | {
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
-    }
-
-
-@pytest.fixture
-def https(settings) -> dict:
-    """What the platform's router forwards: a known host, over HTTPS."""
-    return {"headers": {"host": settings.ALLOWED_HOSTS[0]}, "secure": True}
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.usefixtures("static_files_without_collectstatic"),
+]
 
 
 def test_a_posted_note_is_saved_and_shown_escaped(client, https):

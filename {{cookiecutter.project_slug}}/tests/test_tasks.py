@@ -13,7 +13,10 @@ from django_ox.models import OxTask
 from {{ cookiecutter.project_slug }}.models import Note
 from {{ cookiecutter.project_slug }}.tasks import process_note, prune_finished_tasks
 
-pytestmark = pytest.mark.django_db
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.usefixtures("static_files_without_collectstatic"),
+]
 IMMEDIATE = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
 
 
@@ -23,16 +26,7 @@ def immediate(settings):
     settings.ADMINS = ["admin@example.com"]
 
 
-@pytest.fixture(autouse=True)
-def static_files_without_collectstatic(settings):
-    """Hashed static names need collectstatic's manifest; the template's boot tests cover them."""
-    settings.STORAGES = settings.STORAGES | {
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
-    }
-
-
-def test_a_posted_note_gets_its_words_counted_and_the_admins_told(client, settings, immediate):
-    https = {"headers": {"host": settings.ALLOWED_HOSTS[0]}, "secure": True}
+def test_a_posted_note_gets_its_words_counted_and_the_admins_told(client, https, immediate):
     client.post("/notes/", {"text": "three short words"}, **https)
     note = Note.objects.get()
     assert note.words == 3
@@ -43,9 +37,8 @@ def test_a_posted_note_gets_its_words_counted_and_the_admins_told(client, settin
     assert b"(3 words)" in client.get("/notes/", **https).content
 
 
-def test_a_note_waiting_for_the_worker_says_so(client, settings):
+def test_a_note_waiting_for_the_worker_says_so(client, https):
     """Under the database backend the note is saved with its task queued beside it."""
-    https = {"headers": {"host": settings.ALLOWED_HOSTS[0]}, "secure": True}
     client.post("/notes/", {"text": "queued"}, **https)
     task = OxTask.objects.get()
     assert task.task_path == "{{ cookiecutter.project_slug }}.tasks.process_note"

@@ -8,21 +8,11 @@ from django.core import mail
 
 from users.models import User
 
-pytestmark = pytest.mark.django_db
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.usefixtures("static_files_without_collectstatic"),
+]
 PASSWORD = "correct horse battery staple 42"
-
-
-@pytest.fixture(autouse=True)
-def static_files_without_collectstatic(settings):
-    """Hashed static names need collectstatic's manifest; the template's boot tests cover them."""
-    settings.STORAGES = settings.STORAGES | {
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
-    }
-
-
-@pytest.fixture
-def https(settings) -> dict:
-    return {"headers": {"host": settings.ALLOWED_HOSTS[0]}, "secure": True}
 
 
 @pytest.fixture
