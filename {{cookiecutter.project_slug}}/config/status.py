@@ -116,15 +116,29 @@ def _caches() -> list[Service]:
 
 
 def _email() -> list[Service]:
-    if not settings.is_overridden("EMAIL_BACKEND"):
+    """Django 6.1's MAILERS (config/email.py), or the EMAIL_* settings it replaces."""
+    if settings.is_overridden("MAILERS"):
+        mailers = {
+            alias: (config["BACKEND"], config.get("OPTIONS", {}))
+            for alias, config in settings.MAILERS.items()
+        }
+    elif settings.is_overridden("EMAIL_BACKEND"):
+        options = {"host": settings.EMAIL_HOST, "port": settings.EMAIL_PORT}
+        mailers = {"default": (settings.EMAIL_BACKEND, options)}
+    else:
         return []
-    where = f"{settings.EMAIL_HOST}:{settings.EMAIL_PORT}"
+    found = []
+    for alias, (backend, options) in mailers.items():
+        address = (options.get("host"), options.get("port"))
+        where = f"{address[0]}:{address[1]}" if address[0] else ""
+        probe = partial(_smtp_probe, address) if address[0] else None
+        found.append(Service("email", alias, backend, where, probe=probe))
+    return found
 
-    def probe() -> bool:
-        with socket.create_connection((settings.EMAIL_HOST, settings.EMAIL_PORT), PROBE_SECONDS):
-            return True
 
-    return [Service("email", "default", settings.EMAIL_BACKEND, where, probe=probe)]
+def _smtp_probe(address: tuple[str, int]) -> bool:
+    with socket.create_connection(address, PROBE_SECONDS):
+        return True
 
 
 def _storages() -> list[Service]:

@@ -57,14 +57,19 @@ def test_the_readme_page_has_an_anchor_on_every_line(fetch):
     assert len(re.findall(r'<span id="L\d+">', readme["body"])) == len(README)
 
 
-def test_an_unreachable_database_is_reported_without_its_password(fetch):
+def test_unreachable_services_are_reported_without_their_passwords(fetch):
     (home,) = fetch(
         ("get", "/", HTTPS),
         DEBUG="true",
         DATABASE_URL="postgres://app:s3cret-pw@127.0.0.1:1/app",
         DATABASE_CONNECT_TIMEOUT="1",
+        EMAIL_URL="smtp://postmaster:s3cret-mail@127.0.0.1:2",
     )
     assert home["status"] == 200
-    assert "s3cret-pw" not in home["body"]
-    assert "127.0.0.1:1" in home["body"]
-    assert ">unreachable</span>" in home["body"]
+    body = unescape(home["body"])
+    assert "s3cret" not in body
+    for service, where in (("database", "127.0.0.1:1"), ("email", "127.0.0.1:2")):
+        row = re.search(rf"<td><a [^>]*>{service}</a></td>(.*?)</tr>", body, re.DOTALL)
+        assert row, body
+        assert where in row.group(1)
+        assert ">unreachable</span>" in row.group(1)
