@@ -87,17 +87,22 @@ def derive(project: Path, slug: str) -> dict[str, set[str]]:
     }
 
 
-def bake_and_install(interface: str, output: str, uv: str) -> Path:
-    baked = Path(
-        cookiecutter(
-            str(TEMPLATE),
-            no_input=True,
-            output_dir=output,
-            extra_context={"project_slug": PLACEHOLDER_SLUG, "web_interface": interface},
-        )
+def bake(interface: str, output: str, slug: str) -> Path:
+    """The default project for one interface, under a slug that names no module."""
+    context = {"project_slug": slug, "web_interface": interface}
+    return Path(
+        cookiecutter(str(TEMPLATE), no_input=True, output_dir=output, extra_context=context)
     )
-    environ = os.environ | {"UV_PYTHON": os.environ.get("BAKED_PYTHON", "3.13")}
-    subprocess.run([uv, "sync", "--locked", "--quiet"], cwd=baked, env=environ, check=True)
+
+
+def uv_environment() -> dict[str, str]:
+    """The Python dev.py found for baked projects; uv must not download one."""
+    return os.environ | {"UV_PYTHON": os.environ.get("BAKED_PYTHON", "3.13")}
+
+
+def bake_and_install(interface: str, output: str, uv: str) -> Path:
+    baked = bake(interface, output, PLACEHOLDER_SLUG)
+    subprocess.run([uv, "sync", "--locked", "--quiet"], cwd=baked, env=uv_environment(), check=True)
     return baked
 
 

@@ -13,12 +13,10 @@ import tempfile
 from pathlib import Path
 
 import reserved_names
-from cookiecutter.main import cookiecutter
+from reserved_names import INTERFACES, TEMPLATE
 
-TEMPLATE = Path(__file__).resolve().parent.parent
 PROJECT_DIR = TEMPLATE / "{{cookiecutter.project_slug}}"
 PLACEHOLDER_SLUG = "lockfile_placeholder"
-INTERFACES = ("wsgi", "asgi")
 
 
 def lock_path(interface: str) -> Path:
@@ -29,17 +27,9 @@ def lock_path(interface: str) -> Path:
 
 def regenerate(interface: str, uv: str) -> None:
     with tempfile.TemporaryDirectory() as output:
-        baked = Path(
-            cookiecutter(
-                str(TEMPLATE),
-                no_input=True,
-                output_dir=output,
-                extra_context={"project_slug": PLACEHOLDER_SLUG, "web_interface": interface},
-            )
-        )
+        baked = reserved_names.bake(interface, output, PLACEHOLDER_SLUG)
         (baked / "uv.lock").unlink()
-        # The Python dev.py found for baked projects; uv must not download one.
-        environ = os.environ | {"UV_PYTHON": os.environ.get("BAKED_PYTHON", "3.13")}
+        environ = reserved_names.uv_environment()
         subprocess.run([uv, "lock", "--quiet"], cwd=baked, env=environ, check=True)
         text = (baked / "uv.lock").read_text()
     name = PLACEHOLDER_SLUG.replace("_", "-")
