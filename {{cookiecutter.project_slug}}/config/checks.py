@@ -8,11 +8,8 @@ https://docs.djangoproject.com/en/6.1/topics/checks/
 from django.conf import settings
 from django.core.checks import Error, Warning, register
 from django.core.files.storage import FileSystemStorage
-from django.core.mail import mailers
 from django.core.mail.handler import DEFAULT_MAILER_BACKEND
 from django.utils.module_loading import import_string
-
-from config.env import load
 
 TAG = "twelve_factor"
 LOCAL_EMAIL_BACKENDS = {
@@ -27,7 +24,7 @@ LOCAL_EMAIL_BACKENDS = {
 def cache_is_shared(app_configs, **kwargs):
     """Factor VI: each process has its own local-memory cache, so with several a value
     one sets is missing in the others (and a cleared one lingers there)."""
-    processes = load().WEB_CONCURRENCY
+    processes = settings.WEB_CONCURRENCY
     local = [
         alias
         for alias, cache in settings.CACHES.items()
@@ -86,8 +83,8 @@ def email_is_sent(app_configs, **kwargs):
     """Factor IV: a console, file or memory backend never delivers a password reset."""
     local = {
         alias: backend
-        for alias, backend in email_backends().items()
-        if backend in LOCAL_EMAIL_BACKENDS
+        for alias, mailer in settings.MAILERS.items()
+        if (backend := mailer.get("BACKEND", DEFAULT_MAILER_BACKEND)) in LOCAL_EMAIL_BACKENDS
     }
     if not settings.DEBUG and local:
         return [
@@ -99,17 +96,6 @@ def email_is_sent(app_configs, **kwargs):
             for alias, backend in local.items()
         ]
     return []
-
-
-def email_backends() -> dict[str, str]:
-    """Each mailer's backend: from MAILERS (Django 6.1), else the older EMAIL_BACKEND."""
-    if hasattr(settings, "MAILERS"):
-        return {
-            alias: mailer.get("BACKEND", DEFAULT_MAILER_BACKEND)
-            for alias, mailer in settings.MAILERS.items()
-        }
-    backend = type(mailers.default)
-    return {"default": f"{backend.__module__}.{backend.__qualname__}"}
 
 
 @register(TAG, deploy=True)

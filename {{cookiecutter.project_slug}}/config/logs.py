@@ -5,6 +5,7 @@ platform can index it; `console` is for people reading a terminal. Every line ma
 while a request is handled carries that request's id.
 """
 
+import functools
 import ipaddress
 import json
 import logging
@@ -80,18 +81,28 @@ class SkipProbes(logging.Filter):
         return not (isinstance(args, tuple) and len(args) == 5 and args[2] in PROBE_PATHS)
 
 
-def _trusted(address: str, allowed: list[str]) -> bool:
-    """Whether `address` is in FORWARDED_ALLOW_IPS (addresses or networks; '*': all)."""
+@functools.cache
+def _trusted_networks(allowed: tuple[str, ...]) -> tuple | None:
+    """FORWARDED_ALLOW_IPS (addresses or networks) parsed once, not at every access
+    line; None when it is '*' and every peer is trusted."""
     if "*" in allowed:
+        return None
+    return tuple(ipaddress.ip_network(entry, strict=False) for entry in allowed)
+
+
+def _trusted(address: str, allowed: tuple[str, ...]) -> bool:
+    """Whether `address` is in FORWARDED_ALLOW_IPS."""
+    networks = _trusted_networks(allowed)
+    if networks is None:
         return True
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
         return False
-    return any(ip in ipaddress.ip_network(entry, strict=False) for entry in allowed)
+    return any(ip in network for network in networks)
 
 
-def client_address(environ: dict, allowed: list[str]) -> str | None:
+def client_address(environ: dict, allowed: tuple[str, ...]) -> str | None:
     """The client's address as uvicorn finds it for the ASGI interface: the peer's, or,
     when the peer is a trusted proxy, the nearest untrusted hop in its X-Forwarded-For.
     A header from anyone else is a claim, not an address."""
@@ -129,7 +140,7 @@ class AccessLogger(GunicornLogger):
                 "status": status,
                 "duration_ms": round(request_time.total_seconds() * 1000, 3),
                 "bytes": resp.sent,
-                "remote_addr": client_address(environ, self.cfg.forwarded_allow_ips),
+                "remote_addr": client_address(environ, tuple(self.cfg.forwarded_allow_ips)),
                 "user_agent": environ.get("HTTP_USER_AGENT"),
                 "request_id": request_id,
             },

@@ -25,6 +25,9 @@ DEBUG = env.DEBUG
 ALLOWED_HOSTS = env.ALLOWED_HOSTS
 CSRF_TRUSTED_ORIGINS = env.CSRF_TRUSTED_ORIGINS
 GIT_REVISION = env.GIT_REVISION
+# The web server's processes (gunicorn.conf.py reads the same variable); the
+# twelve-factor checks weigh a process-local cache against it.
+WEB_CONCURRENCY = env.WEB_CONCURRENCY
 
 INSTALLED_APPS = [
     # First, so its sign-in and password-reset pages replace the admin's.

@@ -17,8 +17,10 @@ from django.conf import settings
 from django.core import checks
 from django.core.cache import caches
 from django.core.files.storage import storages
+from django.core.mail.handler import DEFAULT_MAILER_BACKEND
 from django.db import connections
 
+from config.checks import LOCAL_EMAIL_BACKENDS
 from config.env import BASE_DIR
 from config.health import database_ready
 
@@ -34,10 +36,7 @@ PROCESS_LOCAL = {
     "django.core.cache.backends.locmem.LocMemCache",
     "django.core.cache.backends.dummy.DummyCache",
     "django.core.cache.backends.filebased.FileBasedCache",
-    "django.core.mail.backends.console.EmailBackend",
-    "django.core.mail.backends.locmem.EmailBackend",
-    "django.core.mail.backends.filebased.EmailBackend",
-    "django.core.mail.backends.dummy.EmailBackend",
+    *LOCAL_EMAIL_BACKENDS,
     "django.core.files.storage.FileSystemStorage",
     "config.storage.DevelopmentFileStorage",
     "django.core.files.storage.InMemoryStorage",
@@ -116,22 +115,13 @@ def _caches() -> list[Service]:
 
 
 def _email() -> list[Service]:
-    """Django 6.1's MAILERS (config/email.py), or the EMAIL_* settings it replaces."""
-    if settings.is_overridden("MAILERS"):
-        mailers = {
-            alias: (config["BACKEND"], config.get("OPTIONS", {}))
-            for alias, config in settings.MAILERS.items()
-        }
-    elif settings.is_overridden("EMAIL_BACKEND"):
-        options = {"host": settings.EMAIL_HOST, "port": settings.EMAIL_PORT}
-        mailers = {"default": (settings.EMAIL_BACKEND, options)}
-    else:
-        return []
     found = []
-    for alias, (backend, options) in mailers.items():
+    for alias, config in settings.MAILERS.items():
+        options = config.get("OPTIONS", {})
         address = (options.get("host"), options.get("port"))
         where = f"{address[0]}:{address[1]}" if address[0] else ""
         probe = partial(_smtp_probe, address) if address[0] else None
+        backend = config.get("BACKEND", DEFAULT_MAILER_BACKEND)
         found.append(Service("email", alias, backend, where, probe=probe))
     return found
 

@@ -41,8 +41,8 @@ def twelve_factor_issues(settings, debug: bool, **overrides) -> dict[str, str]:
 
 
 @pytest.fixture(autouse=True)
-def two_web_processes(monkeypatch):
-    monkeypatch.setenv("WEB_CONCURRENCY", "2")
+def two_web_processes(settings):
+    settings.WEB_CONCURRENCY = 2
 
 
 def test_a_production_configuration_of_shared_services_passes(settings):
@@ -61,11 +61,11 @@ def test_local_services_are_fine_in_development(settings, check_id):
     assert twelve_factor_issues(settings, debug=True, **LOCAL[check_id]) == {}
 
 
-def test_a_local_memory_cache_is_fine_for_a_single_process(settings, monkeypatch):
-    monkeypatch.setenv("WEB_CONCURRENCY", "1")
+def test_a_local_memory_cache_is_fine_for_a_single_process(settings):
+    settings.WEB_CONCURRENCY = 1
     local_cache = LOCAL["twelve_factor.E001"]
     assert twelve_factor_issues(settings, debug=False, **local_cache) == {}
-    monkeypatch.setenv("WEB_CONCURRENCY", "4")
+    settings.WEB_CONCURRENCY = 4
     assert list(twelve_factor_issues(settings, debug=True, **local_cache)) == ["twelve_factor.E001"]
 
 
