@@ -63,8 +63,7 @@ def check_slug_not_app_label(answers: dict) -> str | None:
 def check_slug_not_shadowing(answers: dict) -> str | None:
     """The slug must not hide a module the project imports, nor one of its own names."""
     slug = answers["project_slug"]
-    modules = RESERVED["standard_library"] + RESERVED["installed_modules"]
-    if slug in modules or slug in sys.stdlib_module_names:
+    if slug in RESERVED["standard_library"] or slug in RESERVED["installed_modules"]:
         return f"project_slug: {slug!r} would shadow the Python module of that name"
     if slug in RESERVED["project_names"]:
         return f"project_slug: {slug!r} would shadow the project's own {slug!r}"
