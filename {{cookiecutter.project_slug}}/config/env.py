@@ -294,11 +294,14 @@ class Env(BaseSettings):
         mailers(value.get_secret_value())
         return value
 
-    @field_validator("DEFAULT_FROM_EMAIL", "SERVER_EMAIL")
+    @field_validator("DEFAULT_FROM_EMAIL", "SERVER_EMAIL", "ADMINS")
     @classmethod
-    def email_address(cls, value: str) -> str:
-        if value and "@" not in parseaddr(value)[1]:
-            raise ValueError("must be an email address, as in Name <noreply@example.com>")
+    def email_addresses(cls, value: str | list[str]) -> str | list[str]:
+        addresses = [value] if isinstance(value, str) else value
+        if any(address and "@" not in parseaddr(address)[1] for address in addresses):
+            if isinstance(value, str):
+                raise ValueError("must be an email address, as in Name <noreply@example.com>")
+            raise ValueError("each must be an email address")
         return value
 
     @field_validator("AWS_S3_ENDPOINT_URL")
@@ -355,13 +358,6 @@ class Env(BaseSettings):
                 "connection; raise the pool or lower the threads"
             )
         return self
-
-    @field_validator("ADMINS")
-    @classmethod
-    def admin_addresses(cls, value: list[str]) -> list[str]:
-        if any("@" not in parseaddr(address)[1] for address in value):
-            raise ValueError("each must be an email address")
-        return value
 
 
 def describe_problems(error: ValidationError) -> str:
