@@ -1,7 +1,8 @@
 """The template's own tasks, runnable with nothing but Python 3.11+ and git.
 
     python3 dev.py demo     bake a project with the defaults and serve it on 127.0.0.1:8000
-    python3 dev.py test     run the template's whole test suite (extra args go to pytest)
+    python3 dev.py test     run the template's whole test suite (extra args go to pytest;
+                            TEST_WORKERS=N processes, 2 by default, 0 for one)
     python3 dev.py bench    run the benchmark suite (bench/; --quick for a short run)
     python3 dev.py bench-tasks   the worker's figures (bench/tasks.py; --quick too)
     python3 dev.py lock     regenerate the uv.lock files the template ships
@@ -111,7 +112,11 @@ def demo() -> int:
 def main(argv: list[str]) -> int:
     command, *rest = argv or ["--help"]
     if command == "test":
-        return run_in_tools("-m", "pytest", *rest)
+        # Most tests wait on servers, signals and builds: TEST_WORKERS processes (pytest-
+        # xdist, a file each at a time) share the machine; 0 runs in this process.
+        workers = os.environ.get("TEST_WORKERS", "2")
+        parallel = [] if workers == "0" else ["-n", workers, "--dist", "loadfile"]
+        return run_in_tools("-m", "pytest", *parallel, *rest)
     if command == "demo":
         return demo()
     if command == "bench":

@@ -20,8 +20,11 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from server import free_port
 
-# The machine's Redis; database 9 belongs to these tests, and only it is ever flushed.
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
+# The machine's Redis; database 9 belongs to these tests (9, 8, ... under pytest-xdist:
+# one per worker, gw0, gw1, ...), and only it is ever flushed.
+_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+_BASE, _, _FIRST = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/9").rpartition("/")
+REDIS_URL = f"{_BASE}/{int(_FIRST) - _WORKER}"
 # Characters that must be percent-encoded in EMAIL_URL, to prove they arrive intact.
 SMTP_LOGIN = ("postmaster@app.example.com", "p@ss:w/rd")
 REDIS_START = (

@@ -59,20 +59,18 @@ def migrated(project, database) -> dict[str, str]:
 
 STAGES = ("bake", "project", "boot", "bench", "container")
 _stage_seconds: dict[str, float] = {}
+_started = time.monotonic()
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_protocol(item, nextitem):
-    """Time each test, setup (bakes, installs) included, under its stage's marker."""
-    started = time.monotonic()
-    try:
-        return (yield)
-    finally:
-        stage = next((m for m in STAGES if item.get_closest_marker(m)), "other")
-        _stage_seconds[stage] = _stage_seconds.get(stage, 0.0) + time.monotonic() - started
+def pytest_runtest_logreport(report):
+    """Time each test, setup (bakes, installs) included, under its stage's marker. Runs
+    where results are reported: in the main process under pytest-xdist too."""
+    stage = next((m for m in STAGES if m in report.keywords), "other")
+    _stage_seconds[stage] = _stage_seconds.get(stage, 0.0) + report.duration
 
 
 def pytest_terminal_summary(terminalreporter):
-    terminalreporter.section("time per stage")
+    terminalreporter.section("time per stage (summed over workers)")
     for stage, seconds in sorted(_stage_seconds.items(), key=lambda item: -item[1]):
         terminalreporter.write_line(f"{stage:<10} {seconds:7.1f} s")
+    terminalreporter.write_line(f"{'wall':<10} {time.monotonic() - _started:7.1f} s")
