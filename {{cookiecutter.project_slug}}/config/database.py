@@ -5,6 +5,7 @@ https://docs.djangoproject.com/en/6.1/ref/databases/#connection-pool
 
 import atexit
 import weakref
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import dj_database_url
 from django.conf import settings
@@ -23,6 +24,29 @@ POOL_CHECKOUT_TIMEOUT = 10
 # afresh: the app reconnects within seconds of the database's return, however long
 # the database was away.
 POOL_RECONNECT_TIMEOUT = 5
+# Prisma's convention, which Supabase and Neon print in their pooler URLs: this
+# DATABASE_URL reaches Postgres through a pooler in transaction mode (PgBouncer,
+# Supavisor), which hands each transaction to any of its server connections.
+POOLER_PARAMETER = "pgbouncer"
+
+
+def split_pooler_flag(url: str) -> tuple[str, bool]:
+    """The URL without `?pgbouncer=`, and whether it said true. Raises ValueError
+    for a value other than true or false."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    flags = [value.lower() for name, value in query if name == POOLER_PARAMETER]
+    if not flags:
+        return url, False
+    if any(flag not in ("true", "false") for flag in flags):
+        raise ValueError(f"?{POOLER_PARAMETER}= must be true or false")
+    rest = urlencode([(name, value) for name, value in query if name != POOLER_PARAMETER])
+    return parts._replace(query=rest).geturl(), flags[-1:] == ["true"]
+
+
+def behind_transaction_pooler(database: dict) -> bool:
+    """Whether this DATABASES entry came from a URL with ?pgbouncer=true."""
+    return database.get("DISABLE_SERVER_SIDE_CURSORS", False)
 
 
 def database_settings(env: Env) -> dict:
@@ -31,8 +55,13 @@ def database_settings(env: Env) -> dict:
     Postgres connections come from a bounded pool per process: persistent like
     CONN_MAX_AGE, but a process never holds more than DATABASE_POOL_MAX_SIZE of them,
     however many threads or async tasks it runs (the ASGI interface's classic leak).
+
+    Behind a transaction pooler (?pgbouncer=true) nothing may outlive a transaction,
+    since the next one may run on another server connection:
+    https://docs.djangoproject.com/en/6.1/ref/databases/#transaction-pooling-server-side-cursors
     """
-    database = dj_database_url.parse(env.DATABASE_URL.get_secret_value())
+    url, pooled = split_pooler_flag(env.DATABASE_URL.get_secret_value())
+    database = dj_database_url.parse(url)
     if database["ENGINE"] != "django.db.backends.postgresql":
         return database
     database["OPTIONS"] = {
@@ -49,6 +78,11 @@ def database_settings(env: Env) -> dict:
             "check": ConnectionPool.check_connection,
         },
     }
+    if pooled:
+        # A cursor (.iterator()) and a prepared statement live in one server session.
+        # The worker reads this setting too, and polls instead of LISTEN/NOTIFY.
+        database["DISABLE_SERVER_SIDE_CURSORS"] = True
+        database["OPTIONS"] |= {"prepare_threshold": None, "server_side_binding": False}
     return database
 
 
@@ -60,8 +94,11 @@ def limit_statement_time() -> None:
     worker. Called by the server's entry points only, so migrations and one-off
     commands run without the limit (a CREATE INDEX on a real table takes minutes).
 
-    The limit is set with SET on each new connection, not as a start-up parameter,
-    which PgBouncer in transaction mode and several managed poolers refuse.
+    The limit is set on each new connection, not as a start-up parameter, which
+    PgBouncer and several managed poolers refuse. Behind a transaction pooler it is not
+    set at all: the setting would stay on a server connection that the pooler then
+    hands to other clients (a migration, say) while this one's next transaction runs
+    without it. There the database role or the pooler enforces it (README: PgBouncer).
     """
     connection_created.connect(_set_statement_timeout, dispatch_uid="statement_timeout")
 
@@ -71,6 +108,8 @@ def _set_statement_timeout(sender, connection, **kwargs) -> None:
     raw = connection.connection
     if connection.vendor != "postgresql" or not timeout or raw in _limited:
         return  # pooled connections come back already limited
+    if behind_transaction_pooler(connection.settings_dict):
+        return
     with raw.cursor() as cursor:
         cursor.execute("SELECT set_config('statement_timeout', %s, false)", [f"{timeout}ms"])
     _limited.add(raw)

@@ -12,7 +12,7 @@ import sys
 from email.utils import parseaddr
 from pathlib import Path
 from typing import Annotated, Literal
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from pydantic import (
     AliasChoices,
@@ -82,7 +82,8 @@ class Env(BaseSettings):
     # Database
     DATABASE_URL: SecretStr = Field(
         description="postgres://user:password@host:5432/name (percent-encode special "
-        "characters) or sqlite:///path. Required.",
+        "characters; ?host=/socket/directory for a Unix socket; ?pgbouncer=true behind a "
+        "transaction pooler) or sqlite:///path. Required.",
     )
     DATABASE_POOL_MAX_SIZE: int = Field(
         4, ge=1, description="Postgres connections each server process may hold open."
@@ -95,6 +96,21 @@ class Env(BaseSettings):
         ge=0,
         description="Milliseconds a query of a web request or a task may run before Postgres "
         "cancels it (0: no limit). Migrations and one-off commands have none.",
+    )
+    # Reads of a table queue behind a migration waiting for its lock: a few seconds
+    # keeps them well inside the statement timeout, and is ample for the lock itself
+    # once the table is free (an ALTER TABLE holds it for milliseconds).
+    DATABASE_LOCK_TIMEOUT: int = Field(
+        5_000,
+        ge=1,
+        description="Milliseconds a release's migration waits for a table's lock before it "
+        "gives up and retries; reads of that table wait no longer behind it.",
+    )
+    DATABASE_MIGRATION_ATTEMPTS: int = Field(
+        5,
+        ge=1,
+        description="Tries of the release's migrations while a table's lock stays taken, "
+        "1 s, 2 s, 4 s... apart.",
     )
 
     # Cache and sessions (config/cache.py)
@@ -277,8 +293,17 @@ class Env(BaseSettings):
             raise ValueError(f"must start with one of {', '.join(DATABASE_SCHEMES)}://")
         if url.scheme != "sqlite" and not url.path.strip("/"):
             raise ValueError("must name a database after the host, as in /name")
-        if url.scheme != "sqlite" and not url.hostname:
-            raise ValueError("must name a host")
+        if url.scheme == "sqlite":
+            return value
+        # Cloud SQL's form: no host in the address, the socket directory in ?host=.
+        if not url.hostname and not dict(parse_qsl(url.query)).get("host"):
+            raise ValueError("must name a host, or a socket directory as in ?host=/cloudsql/...")
+        from config.database import split_pooler_flag  # which imports this module
+
+        try:
+            split_pooler_flag(value.get_secret_value())
+        except ValueError as error:
+            raise ValueError(str(error)) from None
         return value
 
     @field_validator("CACHE_URL")
