@@ -7,13 +7,12 @@ import atexit
 import weakref
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-import dj_database_url
 from django.conf import settings
-from django.db import connections
-from django.db.backends.signals import connection_created
-from psycopg_pool import ConnectionPool
+from pydantic import Field, SecretStr, field_validator
 
-from config.env import Env
+from config.variables import EnvPart
+
+SCHEMES = ("postgres", "postgresql", "pgsql", "sqlite")
 
 # Wait this long for a free pooled connection, then fail the request rather than
 # queue it past a platform router's 30 s timeout.
@@ -30,6 +29,58 @@ POOL_RECONNECT_TIMEOUT = 5
 POOLER_PARAMETER = "pgbouncer"
 
 
+class DatabaseEnv(EnvPart):
+    DATABASE_URL: SecretStr = Field(
+        description="postgres://user:password@host:5432/name (percent-encode special "
+        "characters; ?host=/socket/directory for a Unix socket; ?pgbouncer=true behind a "
+        "transaction pooler: README, Behind PgBouncer) or sqlite:///path. Required.",
+    )
+    DATABASE_POOL_MAX_SIZE: int = Field(
+        4, ge=1, description="Postgres connections each server process may hold open."
+    )
+    DATABASE_CONNECT_TIMEOUT: int = Field(
+        5, ge=1, description="Seconds to wait for a new Postgres connection."
+    )
+    DATABASE_STATEMENT_TIMEOUT: int = Field(
+        20_000,
+        ge=0,
+        description="Milliseconds a query of a web request or a task may run before Postgres "
+        "cancels it (0: no limit). Migrations and one-off commands have none. Behind a "
+        "transaction pooler, set on the database role instead (README, Behind PgBouncer).",
+    )
+    # Reads of a table queue behind a migration waiting for its lock: a few seconds
+    # keeps them well inside the statement timeout, and is ample for the lock itself
+    # once the table is free (an ALTER TABLE holds it for milliseconds).
+    DATABASE_LOCK_TIMEOUT: int = Field(
+        5_000,
+        ge=1,
+        description="Milliseconds a release's migration waits for a table's lock before it "
+        "gives up and retries; reads of that table wait no longer behind it.",
+    )
+    DATABASE_MIGRATION_ATTEMPTS: int = Field(
+        5,
+        ge=1,
+        description="Tries of the release's migrations while a table's lock stays taken, "
+        "1 s, 2 s, 4 s... apart.",
+    )
+
+    @field_validator("DATABASE_URL")
+    @classmethod
+    def usable_database_url(cls, value: SecretStr) -> SecretStr:
+        url = urlsplit(value.get_secret_value())
+        if url.scheme not in SCHEMES:
+            raise ValueError(f"must start with one of {', '.join(SCHEMES)}://")
+        if url.scheme != "sqlite" and not url.path.strip("/"):
+            raise ValueError("must name a database after the host, as in /name")
+        if url.scheme == "sqlite":
+            return value
+        # Cloud SQL's form: no host in the address, the socket's directory in ?host=.
+        if not url.hostname and not dict(parse_qsl(url.query)).get("host"):
+            raise ValueError("must name a host, or a socket directory as in ?host=/cloudsql/...")
+        split_pooler_flag(value.get_secret_value())
+        return value
+
+
 def split_pooler_flag(url: str) -> tuple[str, bool]:
     """The URL without `?pgbouncer=`, and whether it said true. Raises ValueError
     for a value other than true or false."""
@@ -41,7 +92,7 @@ def split_pooler_flag(url: str) -> tuple[str, bool]:
     if any(flag not in ("true", "false") for flag in flags):
         raise ValueError(f"?{POOLER_PARAMETER}= must be true or false")
     rest = urlencode([(name, value) for name, value in query if name != POOLER_PARAMETER])
-    return parts._replace(query=rest).geturl(), flags[-1:] == ["true"]
+    return parts._replace(query=rest).geturl(), flags[-1] == "true"
 
 
 def behind_transaction_pooler(database: dict) -> bool:
@@ -49,7 +100,7 @@ def behind_transaction_pooler(database: dict) -> bool:
     return database.get("DISABLE_SERVER_SIDE_CURSORS", False)
 
 
-def database_settings(env: Env) -> dict:
+def database_settings(env: DatabaseEnv) -> dict:
     """Django's DATABASES["default"].
 
     Postgres connections come from a bounded pool per process: persistent like
@@ -60,6 +111,11 @@ def database_settings(env: Env) -> dict:
     since the next one may run on another server connection:
     https://docs.djangoproject.com/en/6.1/ref/databases/#transaction-pooling-server-side-cursors
     """
+    # Imported here: gunicorn's master validates the environment (config/env.py) but
+    # never connects, and need not load the database drivers.
+    import dj_database_url
+    from psycopg_pool import ConnectionPool
+
     url, pooled = split_pooler_flag(env.DATABASE_URL.get_secret_value())
     database = dj_database_url.parse(url)
     if database["ENGINE"] != "django.db.backends.postgresql":
@@ -98,8 +154,11 @@ def limit_statement_time() -> None:
     PgBouncer and several managed poolers refuse. Behind a transaction pooler it is not
     set at all: the setting would stay on a server connection that the pooler then
     hands to other clients (a migration, say) while this one's next transaction runs
-    without it. There the database role or the pooler enforces it (README: PgBouncer).
+    without it. There the database role or the pooler enforces it (README: Behind
+    PgBouncer).
     """
+    from django.db.backends.signals import connection_created
+
     connection_created.connect(_set_statement_timeout, dispatch_uid="statement_timeout")
 
 
@@ -121,6 +180,8 @@ def close_pools() -> None:
     worker told to exit would overrun the platform's kill deadline."""
     if not settings.configured:  # the settings never loaded: no pool exists
         return
+    from django.db import connections
+
     for connection in connections.all(initialized_only=True):
         if getattr(connection, "pool", None) is not None:
             connection.close_pool()
