@@ -62,7 +62,9 @@ def releases(project, database) -> tuple[dict[str, str], list[subprocess.Complet
         subprocess.Popen(
             command,
             cwd=project.path,
-            env=os.environ | release_env | {"PATH": f"{project.bin}{os.pathsep}{os.environ['PATH']}"},
+            env=os.environ
+            | release_env
+            | {"PATH": f"{project.bin}{os.pathsep}{os.environ['PATH']}"},
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

@@ -2,12 +2,14 @@
 a migration that waits for a table a long read holds, two releases at once."""
 
 import os
+import shutil
 import subprocess
 import time
+import uuid
 
 import pytest
 
-from bakery import drop_database, new_database, with_test_views
+from bakery import Project, drop_database, new_database, psql
 from faults import NOTES_TABLE, Readers, TableLock, query
 from server import procfile_command
 
@@ -46,6 +48,7 @@ def test_two_releases_at_once_both_succeed_and_apply_each_migration_once(release
     assert int(query(database, "SELECT count(*) FROM django_migrations")[0]) > 10
 
 
+@pytest.mark.parametrize("project", ["wsgi"], indirect=True)  # the checks are the same for both
 def test_a_failing_deploy_check_stops_the_release_before_anything_is_migrated(project):
     """Without EMAIL_URL and with DEBUG off, password-reset links would go to the log."""
     database = new_database(f"tfd_check_{project.interface}")
@@ -61,19 +64,21 @@ def test_a_failing_deploy_check_stops_the_release_before_anything_is_migrated(pr
 
 
 @pytest.fixture
-def altering_project(project, tmp_path):
-    """A copy of the project whose next migration alters the notes table, on a database
-    migrated up to it."""
-    copy = with_test_views(project, tmp_path / "copy")
+def altering_project(project, migrated, database, tmp_path):
+    """A copy of the project (venv shared) whose next migration alters the notes table,
+    on a copy of the migrated database."""
+    copy = Project(path=tmp_path / "copy", interface=project.interface)
+    shutil.copytree(project.path, copy.path, ignore=shutil.ignore_patterns(".venv"))
+    (copy.path / ".venv").symlink_to(project.path / ".venv")
     migrations = next(copy.path.glob("*/migrations/0001_initial.py")).parent
     (migrations / "0002_alter_notes.py").write_text(
         ALTER_NOTES.format(app=migrations.parent.name, table=NOTES_TABLE)
     )
-    database = new_database(f"tfd_lock_{project.interface}")
-    environ = project.release_env(database) | {"DATABASE_LOCK_TIMEOUT": str(LOCK_TIMEOUT_MS)}
-    project.run(*procfile_command(project, "release"), env=environ, timeout=120)
-    yield copy, database, environ
-    drop_database(database)
+    altered = f"tfd_lock_{project.interface}_{uuid.uuid4().hex[:8]}"
+    psql(f'CREATE DATABASE "{altered}" TEMPLATE "{database}"')
+    environ = project.release_env(altered) | {"DATABASE_LOCK_TIMEOUT": str(LOCK_TIMEOUT_MS)}
+    yield copy, altered, environ
+    drop_database(altered)
 
 
 def start_release(project, environ: dict[str, str]) -> subprocess.Popen:
@@ -95,12 +100,15 @@ def has_column(database: str) -> bool:
     return query(database, sql) == ["1"]
 
 
-@pytest.mark.parametrize("project", ["wsgi"], indirect=True)  # the release is one interface's
+@pytest.mark.parametrize("project", ["wsgi"], indirect=True)  # the same for both
 def test_a_migration_blocked_by_a_long_read_never_stalls_the_tables_readers(altering_project):
     project, database, environ = altering_project
     # The long read never ends on its own: every attempt times out, then the release
     # gives up with a clear message, and the table is as it was.
-    with TableLock(database, NOTES_TABLE, mode="ACCESS SHARE"), Readers(database, NOTES_TABLE) as readers:
+    with (
+        TableLock(database, NOTES_TABLE, mode="ACCESS SHARE"),
+        Readers(database, NOTES_TABLE) as readers,
+    ):
         started = time.monotonic()
         release = start_release(project, environ | {"DATABASE_MIGRATION_ATTEMPTS": "2"})
         output = release.communicate(timeout=120)[0]
