@@ -30,6 +30,8 @@ MATRIX = [
 ]
 SLUG = "demo_shop"
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+# Where the same server's Unix socket is (Debian's default).
+POSTGRES_SOCKET_DIR = os.environ.get("TEST_POSTGRES_SOCKET_DIR", "/var/run/postgresql")
 
 
 def matrix_id(options: dict) -> str:
@@ -73,6 +75,14 @@ def psql(sql: str) -> None:
 
 def database_url(name: str) -> str:
     return POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
+
+
+def socket_database_url(name: str) -> str:
+    """The same database over the server's Unix socket, in Cloud SQL's form (no host in
+    the address, the socket's directory in ?host=; the password is ignored here)."""
+    user = POSTGRES_URL.split("://", 1)[1].split("@", 1)[0].split(":", 1)[0]
+    port = POSTGRES_URL.rsplit(":", 1)[-1].split("/", 1)[0]
+    return f"postgres://{user}:password@/{name}?host={POSTGRES_SOCKET_DIR}&port={port}"
 
 
 @dataclass

@@ -17,6 +17,7 @@ from bakery import (
     matrix_id,
     new_database,
     python313,
+    socket_database_url,
 )
 from server import procfile_command
 
@@ -55,21 +56,22 @@ def database(project):
 @pytest.fixture(scope="session")
 def releases(project, database) -> tuple[dict[str, str], list[subprocess.CompletedProcess]]:
     """The release phase, as two platforms' hooks (or a retried Job) may run it: two
-    Procfile `release` processes started together on the fresh database."""
+    Procfile `release` processes started together on the fresh database, one of them
+    through the server's Unix socket in Cloud SQL's URL form."""
     release_env = project.release_env(database)
+    environments = [release_env, release_env | {"DATABASE_URL": socket_database_url(database)}]
     command = procfile_command(project, "release")
+    path = {"PATH": f"{project.bin}{os.pathsep}{os.environ['PATH']}"}
     started = [
         subprocess.Popen(
             command,
             cwd=project.path,
-            env=os.environ
-            | release_env
-            | {"PATH": f"{project.bin}{os.pathsep}{os.environ['PATH']}"},
+            env=os.environ | environ | path,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
-        for _ in range(2)
+        for environ in environments
     ]
     finished = []
     for process in started:

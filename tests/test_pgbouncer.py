@@ -105,7 +105,8 @@ def test_the_site_serves_behind_pgbouncer_in_transaction_mode_without_leaking_li
             assert "one-off limit: 0" in result.stdout, result.stdout
 
             # The release needs a session of its own, and says where to get one.
-            release = pooled(project, one_off, "python", "manage.py", "release")
+            release_env = project.release_env(database) | {"DATABASE_URL": one_off["DATABASE_URL"]}
+            release = pooled(project, release_env, "python", "manage.py", "release")
             assert release.returncode != 0
             assert "?pgbouncer=true" in release.stderr and "direct" in release.stderr
     finally:

@@ -34,6 +34,7 @@ class Migration(migrations.Migration):
 
 
 def test_two_releases_at_once_both_succeed_and_apply_each_migration_once(releases, database):
+    """One of them came through the Unix socket in Cloud SQL's URL form (conftest)."""
     _, finished = releases
     for result in finished:
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
