@@ -1,13 +1,18 @@
-"""Backing services for boot tests, on loopback: this suite's own Redis database and a
-real SMTP submission server (STARTTLS, password) inside the test process."""
+"""Backing services for boot tests, on loopback: this suite's own Redis database, a
+real SMTP submission server (STARTTLS, password) inside the test process, and a real
+PgBouncer in transaction mode in front of the shared Postgres."""
 
+import contextlib
 import email
 import email.policy
 import os
+import shutil
+import socket
 import ssl
 import subprocess
 import tempfile
 import threading
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -18,6 +23,7 @@ import redis
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
+from bakery import POSTGRES_URL
 from server import free_port
 
 # The machine's Redis; database 9 belongs to these tests (9, 8, ... under pytest-xdist:
@@ -27,6 +33,7 @@ _BASE, _, _FIRST = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/9").
 REDIS_URL = f"{_BASE}/{int(_FIRST) - _WORKER}"
 # Characters that must be percent-encoded in EMAIL_URL, to prove they arrive intact.
 SMTP_LOGIN = ("postmaster@app.example.com", "p@ss:w/rd")
+POSTGRES_PORT = int(POSTGRES_URL.rsplit(":", 1)[-1].split("/", 1)[0])
 REDIS_START = (
     "redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save '' "
     "--appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log"
@@ -140,3 +147,62 @@ def _authenticate(server, session, envelope, mechanism, data) -> AuthResult:
         (data.login.decode(), data.password.decode()) if isinstance(data, LoginPassword) else None
     )
     return AuthResult(success=login == SMTP_LOGIN)
+
+
+@dataclass
+class Pooler:
+    """A PgBouncer in front of the shared Postgres, on its own loopback port."""
+
+    port: int
+
+    def url(self, user: str, database: str) -> str:
+        """DATABASE_URL through the pooler, with the pooler flag the project reads."""
+        return f"postgres://{user}@127.0.0.1:{self.port}/{database}?pgbouncer=true"
+
+
+@contextmanager
+def pgbouncer(users: list[str], pool_size: int = 2):
+    """Debian's PgBouncer in transaction mode, as the strictest poolers run it: each
+    transaction on any of `pool_size` server connections per user, no protocol-level
+    prepared statements (1.18 has none; later versions are told to have none), no reset
+    between clients. It refuses to run as root, so it runs as the postgres user."""
+    executable = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
+    if not os.path.exists(executable):
+        pytest.fail("pgbouncer is missing: .ci/run installs it (apt-get install pgbouncer)")
+    port = free_port()
+    directory = tempfile.mkdtemp(prefix="pgbouncer-")
+    os.chmod(directory, 0o755)  # readable by the postgres user
+    with open(os.path.join(directory, "users.txt"), "w") as users_file:
+        users_file.writelines(f'"{user}" ""\n' for user in users)
+    version = subprocess.run([executable, "--version"], capture_output=True, text=True).stdout
+    prepared = "" if " 1.1" in version or " 1.20" in version else "max_prepared_statements = 0\n"
+    config = os.path.join(directory, "pgbouncer.ini")
+    with open(config, "w") as ini:
+        ini.write(
+            "[databases]\n"
+            f"* = host=127.0.0.1 port={POSTGRES_PORT}\n"
+            "[pgbouncer]\n"
+            f"listen_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir =\n"
+            f"auth_type = trust\nauth_file = {directory}/users.txt\n"
+            f"pool_mode = transaction\ndefault_pool_size = {pool_size}\n"
+            "max_client_conn = 200\n"
+            f"{prepared}"
+        )
+    command = [executable, config]
+    if os.geteuid() == 0:
+        command = ["runuser", "-u", "postgres", "--", *command]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            assert process.poll() is None, process.communicate()[0]
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
+                break
+            assert time.monotonic() < deadline, "pgbouncer did not listen within 10 s"
+            time.sleep(0.05)
+        yield Pooler(port)
+    finally:
+        process.terminate()
+        log = process.communicate(timeout=10)[0]
+        shutil.rmtree(directory, ignore_errors=True)
+        print(f"\npgbouncer log (last lines):\n{log[-1500:]}")

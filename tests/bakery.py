@@ -30,6 +30,8 @@ MATRIX = [
 ]
 SLUG = "demo_shop"
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+# Where the same server's Unix socket is (Debian's default).
+POSTGRES_SOCKET_DIR = os.environ.get("TEST_POSTGRES_SOCKET_DIR", "/var/run/postgresql")
 
 
 def matrix_id(options: dict) -> str:
@@ -73,6 +75,14 @@ def psql(sql: str) -> None:
 
 def database_url(name: str) -> str:
     return POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
+
+
+def socket_database_url(name: str) -> str:
+    """The same database over the server's Unix socket, in Cloud SQL's form (no host in
+    the address, the socket's directory in ?host=; the password is ignored here)."""
+    user = POSTGRES_URL.split("://", 1)[1].split("@", 1)[0].split(":", 1)[0]
+    port = POSTGRES_URL.rsplit(":", 1)[-1].split("/", 1)[0]
+    return f"postgres://{user}:password@/{name}?host={POSTGRES_SOCKET_DIR}&port={port}"
 
 
 @dataclass
@@ -123,6 +133,19 @@ class Project:
             "GIT_REVISION": "0123456789abcdef0123456789abcdef01234567",
             "LOG_FORMAT": "json",
             "WEB_CONCURRENCY": "2",
+        }
+
+    def release_env(self, database: str) -> dict[str, str]:
+        """production_env, complete enough for the release's deploy checks: a bucket for
+        uploads (which the boot tests do without; the release never reaches it)."""
+        return self.production_env(database) | {
+            "AWS_STORAGE_BUCKET_NAME": "media",
+            "AWS_S3_ENDPOINT_URL": "http://127.0.0.1:9",
+            "AWS_ACCESS_KEY_ID": "release",
+            "AWS_SECRET_ACCESS_KEY": "release",
+            # The local-memory cache fails the checks with several web processes; merged
+            # with the database cache as the default, this line goes.
+            "WEB_CONCURRENCY": "1",
         }
 
 

@@ -1,5 +1,7 @@
 """Fixtures shared by the template's tests: bakes and installed projects, made once."""
 
+import os
+import subprocess
 import time
 from pathlib import Path
 
@@ -15,7 +17,9 @@ from bakery import (
     matrix_id,
     new_database,
     python313,
+    socket_database_url,
 )
+from server import procfile_command
 
 
 def pytest_report_header() -> list[str]:
@@ -50,10 +54,38 @@ def database(project):
 
 
 @pytest.fixture(scope="session")
-def migrated(project, database) -> dict[str, str]:
+def releases(project, database) -> tuple[dict[str, str], list[subprocess.CompletedProcess]]:
+    """The release phase, as two platforms' hooks (or a retried Job) may run it: two
+    Procfile `release` processes started together on the fresh database, one of them
+    through the server's Unix socket in Cloud SQL's URL form."""
+    release_env = project.release_env(database)
+    environments = [release_env, release_env | {"DATABASE_URL": socket_database_url(database)}]
+    command = procfile_command(project, "release")
+    path = {"PATH": f"{project.bin}{os.pathsep}{os.environ['PATH']}"}
+    started = [
+        subprocess.Popen(
+            command,
+            cwd=project.path,
+            env=os.environ | environ | path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for environ in environments
+    ]
+    finished = []
+    for process in started:
+        stdout, stderr = process.communicate(timeout=180)
+        finished.append(subprocess.CompletedProcess(command, process.returncode, stdout, stderr))
+    return project.production_env(database), finished
+
+
+@pytest.fixture(scope="session")
+def migrated(releases) -> dict[str, str]:
     """A production environment whose database has been migrated (the release phase)."""
-    environ = project.production_env(database)
-    project.run("python", "manage.py", "migrate", "--noinput", env=environ)
+    environ, finished = releases
+    for result in finished:
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return environ
 
 

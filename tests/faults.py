@@ -3,8 +3,10 @@
 - `DatabaseProxy`: a TCP proxy in the test process between the app and Postgres. Taking
   it down refuses new connections and cuts open ones, as a Postgres restart does, for
   one test's app only: the Postgres cluster the other tests share never notices.
-- `TableLock`: holds an exclusive lock on a table, so every query on it is stuck until
-  Postgres' statement timeout cancels it.
+- `TableLock`: holds a lock on a table from a psql session: an exclusive one, so every
+  query on it is stuck until Postgres' statement timeout cancels it, or a reader's, as a
+  long read holds it, which a migration's ALTER TABLE must wait for.
+- `Readers`: a psql client reading a table over and over, timing each read.
 - `Load`: a bounded number of threads sending a bounded number of requests (plain
   http.client, one connection per request) for a bounded time, recording every outcome.
 """
@@ -336,15 +338,18 @@ def _cut(sock: socket.socket) -> None:
 
 
 class TableLock:
-    """An exclusive lock on a table, held by a psql session until released.
+    """A lock on a table, held by a psql session until released.
 
-    Every query that touches the table waits for it, which is how a stuck query looks
-    from the app: only Postgres' statement timeout ends the wait.
+    ACCESS EXCLUSIVE (the default): every query that touches the table waits for it,
+    which is how a stuck query looks from the app: only Postgres' statement timeout
+    ends the wait. ACCESS SHARE: what a long SELECT holds; reads go on beside it, but an
+    ALTER TABLE waits for it, and every later read waits behind the ALTER TABLE.
     """
 
-    def __init__(self, database: str, table: str):
+    def __init__(self, database: str, table: str, mode: str = "ACCESS EXCLUSIVE"):
         self.database = database
         self.table = table
+        self.mode = mode
 
     def __enter__(self) -> "TableLock":
         self.psql = subprocess.Popen(
@@ -355,7 +360,7 @@ class TableLock:
             text=True,
         )
         self.psql.stdin.write(
-            f"BEGIN;\nLOCK TABLE {self.table} IN ACCESS EXCLUSIVE MODE;\n\\echo locked\n"
+            f"BEGIN;\nLOCK TABLE {self.table} IN {self.mode} MODE;\n\\echo locked\n"
         )
         self.psql.stdin.flush()
         line = self.psql.stdout.readline()
@@ -364,3 +369,46 @@ class TableLock:
 
     def __exit__(self, *exc) -> None:
         self.psql.communicate("ROLLBACK;\n", timeout=10)
+
+
+class Readers:
+    """One psql session reading a table over and over until stopped, timing each read:
+    what a web request's query on that table would wait."""
+
+    def __init__(self, database: str, table: str):
+        self.database = database
+        self.table = table
+        self.waits: list[float] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> "Readers":
+        self.psql = subprocess.Popen(
+            ["psql", database_url(self.database), "--no-psqlrc", "-qAt"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            started = time.monotonic()
+            self.psql.stdin.write(f"SELECT count(*) FROM {self.table};\n")
+            self.psql.stdin.flush()
+            line = self.psql.stdout.readline()
+            if not line:
+                return
+            self.waits.append(time.monotonic() - started)
+            time.sleep(0.05)
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+        self.psql.communicate("\\q\n", timeout=10)
+
+    @property
+    def longest(self) -> float:
+        return max(self.waits, default=0.0)

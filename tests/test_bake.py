@@ -77,7 +77,7 @@ def test_compose_runs_one_image_migrating_once_after_a_healthy_postgres(baked):
     assert services["db"]["image"] == f"postgres:{options['postgres_version']}"
     assert services["db"]["healthcheck"]["test"][:2] == ["CMD", "pg_isready"]
     assert services["web"]["image"] == services["migrate"]["image"] == "demo_shop:local"
-    assert services["migrate"]["command"] == ["python", "manage.py", "migrate", "--noinput"]
+    assert services["migrate"]["command"] == ["python", "manage.py", "release"]
     assert services["migrate"]["depends_on"]["db"]["condition"] == "service_healthy"
     assert services["web"]["depends_on"]["db"] == {"condition": "service_healthy"}
     assert services["web"]["depends_on"]["migrate"] == {
@@ -104,7 +104,7 @@ def test_procfile_declares_web_and_release(baked):
     assert result.returncode == 0, result.stdout + result.stderr
     processes = dict(line.split(":", 1) for line in (project / "Procfile").read_text().splitlines())
     assert shlex.split(processes["web"]) == ["gunicorn"]
-    assert shlex.split(processes["release"]) == ["python", "manage.py", "migrate", "--noinput"]
+    assert shlex.split(processes["release"]) == ["python", "manage.py", "release"]
 
 
 def test_pyproject_is_valid_toml_for_python_313(baked):

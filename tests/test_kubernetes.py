@@ -121,7 +121,11 @@ def env_schema(project: Path) -> tuple[set[str], set[str], set[str]]:
 
 
 def test_overlay_renders_every_process_and_policy(objects):
-    kinds = sorted((o["kind"], o["metadata"]["name"].rsplit("-", 1)[0]) for o in objects)
+    # Without the hashes generated names end in (the Job's name has three).
+    kinds = sorted(
+        (o["kind"], "release" if o["kind"] == "Job" else o["metadata"]["name"].rsplit("-", 1)[0])
+        for o in objects
+    )
     assert kinds == sorted(
         [
             ("ConfigMap", "settings"),
@@ -165,8 +169,7 @@ def test_the_validator_rejects_a_field_the_api_does_not_have(project, objects, t
     assert result.returncode != 0 and "httpGett" in result.stdout + result.stderr
 
 
-def test_the_release_revision_reaches_images_labels_environment_and_job_name(objects):
-    assert one(objects, "Job", "release")["metadata"]["name"] == f"release-{REVISION}"
+def test_the_release_revision_reaches_images_labels_and_environment(objects):
     for name, pod in pod_specs(objects):
         assert pod["metadata"]["labels"]["app.kubernetes.io/version"] == REVISION, name
         (container,) = pod["spec"]["containers"]
@@ -175,6 +178,76 @@ def test_the_release_revision_reaches_images_labels_environment_and_job_name(obj
         assert revision["valueFrom"]["fieldRef"]["fieldPath"] == (
             "metadata.labels['app.kubernetes.io/version']"
         ), name
+
+
+def release_job_name(objects) -> str:
+    return one(objects, "Job", "release")["metadata"]["name"]
+
+
+def test_the_release_job_is_named_by_its_settings_secret_and_template(project, objects):
+    """Jobs are immutable: a Job applied again under its name with another pod template
+    is refused, so any change to what the release runs must come with a new name."""
+    name = release_job_name(objects)
+    settings = one(objects, "ConfigMap", "settings")["metadata"]["name"]
+    secrets = one(objects, "Secret", "secrets")["metadata"]["name"]
+    assert name.startswith(f"release-{settings}-{secrets}-") and len(name) <= 63, name
+    assert release_job_name(render(project)) == name, "the same release, the same Job"
+
+    overlay = project / OVERLAY
+    changes = {  # file, text, replaced by
+        "a setting": (overlay / "settings.env", "\n", "\nLOG_LEVEL=DEBUG\n"),
+        "a secret": (overlay / "secrets.env", "app:pw@", "app:rotated@"),
+        "the image": (overlay / "kustomization.yaml", REVISION, "4d5e6f70"),
+    }
+    names = {}
+    for change, (path, text, replacement) in changes.items():
+        original = path.read_text()
+        assert text in original, (change, text)
+        path.write_text(original.replace(text, replacement, 1))
+        try:
+            names[change] = release_job_name(render(project))
+        finally:
+            path.write_text(original)
+    assert len({name, *names.values()}) == 4, names
+    assert all(len(new) <= 63 for new in names.values()), names
+
+
+def test_an_image_pinned_by_digest_keeps_names_and_labels_within_63_characters(project):
+    digest = "sha256:" + "0123456789abcdef" * 4
+    kustomization = project / OVERLAY / "kustomization.yaml"
+    original = kustomization.read_text()
+    kustomization.write_text(
+        original.replace(f"newTag: {REVISION}", f"newTag: {REVISION}\n    digest: {digest}")
+    )
+    try:
+        objects = render(project)
+    finally:
+        kustomization.write_text(original)
+    for name, pod in pod_specs(objects):
+        (container,) = pod["spec"]["containers"]
+        assert container["image"] == f"registry.example.com/demo_shop:{REVISION}@{digest}"
+        assert pod["metadata"]["labels"]["app.kubernetes.io/version"] == REVISION, name
+    for o in objects:
+        labels = [*o["metadata"].get("labels", {}).values()]
+        labels += (
+            o.get("spec", {}).get("template", {}).get("metadata", {}).get("labels", {}).values()
+        )
+        assert len(o["metadata"]["name"]) <= 63, o["metadata"]["name"]
+        assert all(len(value) <= 63 for value in labels), (o["metadata"]["name"], labels)
+
+
+def test_the_readmes_release_step_ends_when_the_job_fails(project):
+    """Waiting for `complete` alone would hang until its timeout after a failed release."""
+    readme = (project / "README.md").read_text()
+    section = readme.split("## On Kubernetes", 1)[1].split("\n## ", 1)[0]
+    step = section.split("# 4. Release", 1)[1].split("# 5.", 1)[0]
+    assert "-o name" in step and "grep '^job'" in step
+    (wait,) = [line for line in step.splitlines() if line.startswith("until ")]
+    loop = step[step.index(wait) :].split("done", 1)[0]
+    assert "Complete" in loop and "Failed" in loop
+    assert "wait --for=condition=complete" in step.split("done", 1)[1]  # exits 1 if failed
+    script = "\n".join(line for line in step.splitlines() if not line.startswith("#"))
+    assert subprocess.run(["bash", "-n"], input=script, text=True).returncode == 0
 
 
 def test_manifests_set_only_schema_variables_and_every_required_one(project, objects):

@@ -135,7 +135,7 @@ def slow_database_project(project, tmp_path):
     migrations = next(copy.path.glob("*/migrations/0001_initial.py")).parent
     (migrations / "0002_slow.py").write_text(SLOW_MIGRATION.format(app=migrations.parent.name))
     database = new_database(f"tfd_slow_{project.interface}")
-    environ = copy.production_env(database) | {
+    environ = copy.release_env(database) | {
         "DATABASE_STATEMENT_TIMEOUT": "1000",
         "WEB_CONCURRENCY": "1",
     }

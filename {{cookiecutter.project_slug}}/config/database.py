@@ -5,7 +5,7 @@ https://docs.djangoproject.com/en/6.1/ref/databases/#connection-pool
 
 import atexit
 import weakref
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from django.conf import settings
 from pydantic import Field, SecretStr, field_validator
@@ -23,12 +23,17 @@ POOL_CHECKOUT_TIMEOUT = 10
 # afresh: the app reconnects within seconds of the database's return, however long
 # the database was away.
 POOL_RECONNECT_TIMEOUT = 5
+# Prisma's convention, which Supabase and Neon print in their pooler URLs: this
+# DATABASE_URL reaches Postgres through a pooler in transaction mode (PgBouncer,
+# Supavisor), which hands each transaction to any of its server connections.
+POOLER_PARAMETER = "pgbouncer"
 
 
 class DatabaseEnv(EnvPart):
     DATABASE_URL: SecretStr = Field(
         description="postgres://user:password@host:5432/name (percent-encode special "
-        "characters) or sqlite:///path. Required.",
+        "characters; ?host=/socket/directory for a Unix socket; ?pgbouncer=true behind a "
+        "transaction pooler: README, Behind PgBouncer) or sqlite:///path. Required.",
     )
     DATABASE_POOL_MAX_SIZE: int = Field(
         4, ge=1, description="Postgres connections each server process may hold open."
@@ -40,7 +45,23 @@ class DatabaseEnv(EnvPart):
         20_000,
         ge=0,
         description="Milliseconds a query of a web request or a task may run before Postgres "
-        "cancels it (0: no limit). Migrations and one-off commands have none.",
+        "cancels it (0: no limit). Migrations and one-off commands have none. Behind a "
+        "transaction pooler, set on the database role instead (README, Behind PgBouncer).",
+    )
+    # Reads of a table queue behind a migration waiting for its lock: a few seconds
+    # keeps them well inside the statement timeout, and is ample for the lock itself
+    # once the table is free (an ALTER TABLE holds it for milliseconds).
+    DATABASE_LOCK_TIMEOUT: int = Field(
+        5_000,
+        ge=1,
+        description="Milliseconds a release's migration waits for a table's lock before it "
+        "gives up and retries; reads of that table wait no longer behind it.",
+    )
+    DATABASE_MIGRATION_ATTEMPTS: int = Field(
+        5,
+        ge=1,
+        description="Tries of the release's migrations while a table's lock stays taken, "
+        "1 s, 2 s, 4 s... apart.",
     )
 
     @field_validator("DATABASE_URL")
@@ -51,9 +72,32 @@ class DatabaseEnv(EnvPart):
             raise ValueError(f"must start with one of {', '.join(SCHEMES)}://")
         if url.scheme != "sqlite" and not url.path.strip("/"):
             raise ValueError("must name a database after the host, as in /name")
-        if url.scheme != "sqlite" and not url.hostname:
-            raise ValueError("must name a host")
+        if url.scheme == "sqlite":
+            return value
+        # Cloud SQL's form: no host in the address, the socket's directory in ?host=.
+        if not url.hostname and not dict(parse_qsl(url.query)).get("host"):
+            raise ValueError("must name a host, or a socket directory as in ?host=/cloudsql/...")
+        split_pooler_flag(value.get_secret_value())
         return value
+
+
+def split_pooler_flag(url: str) -> tuple[str, bool]:
+    """The URL without `?pgbouncer=`, and whether it said true. Raises ValueError
+    for a value other than true or false."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    flags = [value.lower() for name, value in query if name == POOLER_PARAMETER]
+    if not flags:
+        return url, False
+    if any(flag not in ("true", "false") for flag in flags):
+        raise ValueError(f"?{POOLER_PARAMETER}= must be true or false")
+    rest = urlencode([(name, value) for name, value in query if name != POOLER_PARAMETER])
+    return parts._replace(query=rest).geturl(), flags[-1] == "true"
+
+
+def behind_transaction_pooler(database: dict) -> bool:
+    """Whether this DATABASES entry came from a URL with ?pgbouncer=true."""
+    return database.get("DISABLE_SERVER_SIDE_CURSORS", False)
 
 
 def database_settings(env: DatabaseEnv) -> dict:
@@ -62,13 +106,18 @@ def database_settings(env: DatabaseEnv) -> dict:
     Postgres connections come from a bounded pool per process: persistent like
     CONN_MAX_AGE, but a process never holds more than DATABASE_POOL_MAX_SIZE of them,
     however many threads or async tasks it runs (the ASGI interface's classic leak).
+
+    Behind a transaction pooler (?pgbouncer=true) nothing may outlive a transaction,
+    since the next one may run on another server connection:
+    https://docs.djangoproject.com/en/6.1/ref/databases/#transaction-pooling-server-side-cursors
     """
     # Imported here: gunicorn's master validates the environment (config/env.py) but
     # never connects, and need not load the database drivers.
     import dj_database_url
     from psycopg_pool import ConnectionPool
 
-    database = dj_database_url.parse(env.DATABASE_URL.get_secret_value())
+    url, pooled = split_pooler_flag(env.DATABASE_URL.get_secret_value())
+    database = dj_database_url.parse(url)
     if database["ENGINE"] != "django.db.backends.postgresql":
         return database
     database["OPTIONS"] = {
@@ -85,6 +134,11 @@ def database_settings(env: DatabaseEnv) -> dict:
             "check": ConnectionPool.check_connection,
         },
     }
+    if pooled:
+        # A cursor (.iterator()) and a prepared statement live in one server session.
+        # The worker reads this setting too, and polls instead of LISTEN/NOTIFY.
+        database["DISABLE_SERVER_SIDE_CURSORS"] = True
+        database["OPTIONS"] |= {"prepare_threshold": None, "server_side_binding": False}
     return database
 
 
@@ -96,8 +150,12 @@ def limit_statement_time() -> None:
     worker. Called by the server's entry points only, so migrations and one-off
     commands run without the limit (a CREATE INDEX on a real table takes minutes).
 
-    The limit is set with SET on each new connection, not as a start-up parameter,
-    which PgBouncer in transaction mode and several managed poolers refuse.
+    The limit is set on each new connection, not as a start-up parameter, which
+    PgBouncer and several managed poolers refuse. Behind a transaction pooler it is not
+    set at all: the setting would stay on a server connection that the pooler then
+    hands to other clients (a migration, say) while this one's next transaction runs
+    without it. There the database role or the pooler enforces it (README: Behind
+    PgBouncer).
     """
     from django.db.backends.signals import connection_created
 
@@ -109,6 +167,8 @@ def _set_statement_timeout(sender, connection, **kwargs) -> None:
     raw = connection.connection
     if connection.vendor != "postgresql" or not timeout or raw in _limited:
         return  # pooled connections come back already limited
+    if behind_transaction_pooler(connection.settings_dict):
+        return
     with raw.cursor() as cursor:
         cursor.execute("SELECT set_config('statement_timeout', %s, false)", [f"{timeout}ms"])
     _limited.add(raw)

@@ -93,6 +93,9 @@ DATABASES = {"default": database_settings(env)}
 # Applied by serving processes only (config/database.py), never by migrations or
 # one-off commands.
 DATABASE_STATEMENT_TIMEOUT = env.DATABASE_STATEMENT_TIMEOUT
+# The release step's (config/management/commands/release.py).
+DATABASE_LOCK_TIMEOUT = env.DATABASE_LOCK_TIMEOUT
+DATABASE_MIGRATION_ATTEMPTS = env.DATABASE_MIGRATION_ATTEMPTS
 
 # Passwords: Django's four validators, as `startproject` ships them.
 # https://docs.djangoproject.com/en/6.1/topics/auth/passwords/#module-django.contrib.auth.password_validation

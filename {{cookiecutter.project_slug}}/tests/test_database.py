@@ -79,3 +79,29 @@ def test_sslmode_and_root_certificate_from_the_url_are_enforced(production_env):
     result = run_python(CONNECT, production_env | {"DATABASE_URL": url})
     assert result.returncode != 0
     assert "SSL" in result.stderr or "/nonexistent/root.crt" in result.stderr, result.stderr
+
+
+SERVING = """
+import django
+django.setup()
+from django.db import connection
+from config.database import limit_statement_time
+limit_statement_time()  # as the web server and the worker do
+with connection.cursor() as cursor:
+    cursor.execute("SHOW statement_timeout")
+    print("limit:", cursor.fetchone()[0])
+    cursor.execute("SHOW server_version")  # a second statement: no prepared statements
+"""
+
+
+@pytest.mark.parametrize(("flag", "limit"), [("", "1234ms"), ("pgbouncer=true", "0")])
+def test_behind_a_transaction_pooler_a_serving_process_sets_nothing_on_the_session(
+    production_env, flag, limit
+):
+    """A SET would stay on the pooler's server connection for the next client; the
+    role carries the limit there instead (README: Behind PgBouncer)."""
+    url = with_query(SERVER, flag) if flag else SERVER
+    environ = production_env | {"DATABASE_URL": url, "DATABASE_STATEMENT_TIMEOUT": "1234"}
+    result = run_python(SERVING, environ)
+    assert result.returncode == 0, result.stderr
+    assert f"limit: {limit}" in result.stdout

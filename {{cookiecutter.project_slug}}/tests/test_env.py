@@ -63,6 +63,8 @@ def test_every_invalid_value_is_reported_without_echoing_it():
         ("localhost/app", "must start with one of"),
         ("postgres://db.internal:5432", "must name a database"),
         ("postgres:///app", "must name a host"),
+        ("postgres://u:p@/app", "must name a host, or a socket directory"),
+        ("postgres://u:p@db.internal/app?pgbouncer=yes", "?pgbouncer= must be true or false"),
     ],
 )
 def test_unusable_database_urls_are_refused(url, reason):
@@ -97,6 +99,86 @@ def test_a_password_with_url_special_characters_reaches_the_database_intact():
     parsed = dj_database_url.parse(env.DATABASE_URL.get_secret_value())
     assert parsed["PASSWORD"] == "p@ss/w:rd#"
     assert parsed["HOST"] == "db.internal"
+
+
+# DATABASE_URL as providers write it (README: providers), and what Django gets from it.
+PROVIDER_DATABASE_URLS = {
+    "heroku": (
+        "postgres://u7f3k2:p%40ss@ec2-3-215-57-87.compute-1.amazonaws.com:5432/d8f3k2l1",
+        {
+            "HOST": "ec2-3-215-57-87.compute-1.amazonaws.com",
+            "PORT": 5432,
+            "NAME": "d8f3k2l1",
+            "USER": "u7f3k2",
+            "PASSWORD": "p@ss",
+        },
+    ),
+    "render internal": (
+        "postgresql://shop_user:pw@dpg-cq1abc2mll3s73b8ecdg-a/shop_db",
+        {"HOST": "dpg-cq1abc2mll3s73b8ecdg-a", "PORT": "", "NAME": "shop_db"},
+    ),
+    "cloud sql socket": (
+        "postgres://user:password@/db?host=/cloudsql/project:region:instance",
+        {
+            "HOST": "",
+            "NAME": "db",
+            "USER": "user",
+            "OPTIONS": {"host": "/cloudsql/project:region:instance"},
+        },
+    ),
+    "rds verified tls": (
+        "postgres://app:pw@shop.c9akciq32.us-east-1.rds.amazonaws.com:5432/app"
+        "?sslmode=verify-full&sslrootcert=/etc/ssl/certs/rds-global-bundle.pem",
+        {
+            "HOST": "shop.c9akciq32.us-east-1.rds.amazonaws.com",
+            "OPTIONS": {
+                "sslmode": "verify-full",
+                "sslrootcert": "/etc/ssl/certs/rds-global-bundle.pem",
+            },
+        },
+    ),
+    "supabase transaction pooler": (
+        "postgres://postgres.abcdefghijklmnopqrst:pw@aws-0-us-east-1.pooler.supabase.com:6543"
+        "/postgres?pgbouncer=true",
+        {
+            "HOST": "aws-0-us-east-1.pooler.supabase.com",
+            "PORT": 6543,
+            "USER": "postgres.abcdefghijklmnopqrst",
+            "DISABLE_SERVER_SIDE_CURSORS": True,
+            "OPTIONS": {"prepare_threshold": None, "server_side_binding": False},
+        },
+    ),
+    "neon pooler": (
+        "postgresql://alex:pw@ep-cool-darkness-123456-pooler.us-east-2.aws.neon.tech/neondb"
+        "?sslmode=require&channel_binding=require&pgbouncer=true",
+        {
+            "HOST": "ep-cool-darkness-123456-pooler.us-east-2.aws.neon.tech",
+            "DISABLE_SERVER_SIDE_CURSORS": True,
+            "OPTIONS": {
+                "sslmode": "require",
+                "channel_binding": "require",
+                "prepare_threshold": None,
+            },
+        },
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"), PROVIDER_DATABASE_URLS.values(), ids=PROVIDER_DATABASE_URLS
+)
+def test_database_urls_as_providers_write_them_reach_django(url, expected):
+    from config.database import database_settings
+
+    env = Env(_env_file=None, DJANGO_SECRET_KEY=STRONG_KEY, ALLOWED_HOSTS="a.b", DATABASE_URL=url)
+    database = database_settings(env)
+    expected = dict(expected)
+    options = expected.pop("OPTIONS", {})
+    assert {key: database[key] for key in expected} == expected
+    assert {key: database["OPTIONS"][key] for key in options} == options
+    assert "pgbouncer" not in database["OPTIONS"]
+    pooled = url.endswith("pgbouncer=true")
+    assert database.get("DISABLE_SERVER_SIDE_CURSORS", False) is pooled
 
 
 def test_a_serving_process_refuses_to_start_and_lists_every_bad_variable(production_env):
