@@ -17,6 +17,10 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 logger = logging.getLogger(__name__)
 
+from pydantic import Field, SecretStr, field_validator
+
+from config.variables import EnvPart
+
 # Valkey speaks Redis' protocol; the client library knows only the redis schemes.
 CLIENT_SCHEMES = {"redis": "redis", "rediss": "rediss", "valkey": "redis", "valkeys": "rediss"}
 TLS_SCHEMES = ("rediss", "valkeys")
@@ -43,6 +47,21 @@ RETRY_AFTER = 5
 # hold their old values); past this many, the rest are left to expire.
 MISSED_WRITES_KEPT = 10_000
 UNREACHABLE = (RedisConnectionError, RedisTimeoutError)
+
+
+class CacheEnv(EnvPart):
+    CACHE_URL: SecretStr = Field(
+        SecretStr(""),
+        description="redis://[:password@]host:6379/0 (rediss:// for TLS; valkey:// alike). "
+        "Empty: each process caches in its own memory (development only).",
+    )
+
+    @field_validator("CACHE_URL")
+    @classmethod
+    def usable_cache_url(cls, value: SecretStr) -> SecretStr:
+        if url := value.get_secret_value():
+            check_cache_url(url)
+        return value
 
 
 def check_cache_url(url: str) -> None:
