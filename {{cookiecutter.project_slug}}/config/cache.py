@@ -9,17 +9,17 @@ import ssl
 import threading
 import time
 from functools import partial
+from typing import Literal
 from urllib.parse import parse_qsl, urlsplit
 
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
+from pydantic import AliasChoices, Field, SecretStr, ValidationInfo, field_validator
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-logger = logging.getLogger(__name__)
-
-from pydantic import Field, SecretStr, field_validator
-
 from config.variables import EnvPart
+
+logger = logging.getLogger(__name__)
 
 # Valkey speaks Redis' protocol; the client library knows only the redis schemes.
 CLIENT_SCHEMES = {"redis": "redis", "rediss": "rediss", "valkey": "redis", "valkeys": "rediss"}
@@ -52,8 +52,17 @@ UNREACHABLE = (RedisConnectionError, RedisTimeoutError)
 class CacheEnv(EnvPart):
     CACHE_URL: SecretStr = Field(
         SecretStr(""),
-        description="redis://[:password@]host:6379/0 (rediss:// for TLS; valkey:// alike). "
-        "Empty: each process caches in its own memory (development only).",
+        # Heroku, Render, Railway and others attach their Redis as REDIS_URL.
+        validation_alias=AliasChoices("CACHE_URL", "REDIS_URL"),
+        description="redis://[:password@]host:6379/0; rediss:// for TLS, optionally with "
+        "?ssl_cert_reqs=none (a self-signed chain) or ?ssl_ca_certs=/path/ca.pem (verified "
+        "by that CA); valkey:// alike. Empty: the database is the cache.",
+    )
+    CACHE_SSL_CERT_REQS: Literal["", "none", "optional", "required"] = Field(
+        "",
+        description="none: do not verify the TLS cache's certificate, for a URL the platform "
+        "sets and rotates (Heroku's REDIS_URL, a self-signed chain). Empty: CACHE_URL's "
+        "ssl_cert_reqs, else required.",
     )
 
     @field_validator("CACHE_URL")
@@ -61,6 +70,19 @@ class CacheEnv(EnvPart):
     def usable_cache_url(cls, value: SecretStr) -> SecretStr:
         if url := value.get_secret_value():
             check_cache_url(url)
+        return value
+
+    @field_validator("CACHE_SSL_CERT_REQS")
+    @classmethod
+    def cert_reqs_said_once(cls, value: str, info: ValidationInfo) -> str:
+        if not value or "CACHE_URL" not in info.data:  # unset, or the URL is wrong already
+            return value
+        url = info.data["CACHE_URL"].get_secret_value()
+        in_url = dict(parse_qsl(urlsplit(url).query)).get("ssl_cert_reqs", value)
+        if in_url != value:
+            raise ValueError("and CACHE_URL's ssl_cert_reqs are both set, to different values")
+        if urlsplit(url).scheme not in TLS_SCHEMES:
+            raise ValueError("is set, but the cache URL is not TLS (rediss://)")
         return value
 
 
@@ -112,7 +134,7 @@ def tls_options(url: str) -> dict:
     return options
 
 
-def cache_settings(url: str) -> dict:
+def cache_settings(url: str, ssl_cert_reqs: str = "") -> dict:
     """Django's CACHES: Redis when CACHE_URL is set, else the database."""
     if not url:
         return {
@@ -132,6 +154,7 @@ def cache_settings(url: str) -> dict:
                 "socket_connect_timeout": SOCKET_TIMEOUT,
                 "socket_timeout": SOCKET_TIMEOUT,
                 **tls_options(url),
+                **({"ssl_cert_reqs": CERT_REQS[ssl_cert_reqs]} if ssl_cert_reqs else {}),
             },
         }
     }

@@ -9,6 +9,7 @@ import time
 import certifi
 import pytest
 from django.core.cache.backends.db import DatabaseCache
+from pydantic import ValidationError
 
 from config import cache
 from config.cache import (
@@ -18,6 +19,7 @@ from config.cache import (
     check_cache_url,
     session_engine,
 )
+from config.env import Env, describe_problems
 
 # What each provider's documentation shows (host names and passwords made up), and the
 # TLS options the project hands redis-py for it. Providers that set REDIS_URL are read
@@ -80,6 +82,22 @@ PROVIDERS = {
 NOBODY = "redis://127.0.0.1:1/0"
 
 
+def environment(monkeypatch, **environ: str):
+    """The settings' inputs from these variables, as a process would read them."""
+    for name in ("CACHE_URL", "REDIS_URL", "CACHE_SSL_CERT_REQS"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    base = {"DJANGO_SECRET_KEY": "k7Gq2vXz9LmP4wRt8YbN3cJh6FdS1aQe5UoI0pKlZxCvBnMgT-Wd"}
+    return Env(_env_file=None, DATABASE_URL="sqlite:///db", DEBUG="1", **base)
+
+
+def env_problems(monkeypatch, **environ: str) -> str:
+    with pytest.raises(ValidationError) as error:
+        environment(monkeypatch, **environ)
+    return describe_problems(error.value)
+
+
 @pytest.fixture(autouse=True)
 def no_outage_yet(monkeypatch):
     """Outages are per process; each test starts with none."""
@@ -102,6 +120,43 @@ def test_each_providers_url_reaches_redis_py_as_its_options(url, location, tls):
     else:
         assert not hasattr(connection, "cert_reqs")
     assert connection.socket_timeout == 2
+
+
+def test_a_platforms_redis_url_is_the_cache_unless_cache_url_says_otherwise(monkeypatch):
+    heroku = PROVIDERS["Heroku Key-Value Store (Redis)"][1]
+    env = environment(monkeypatch, REDIS_URL=heroku)
+    assert env.CACHE_URL.get_secret_value() == heroku
+    env = environment(monkeypatch, REDIS_URL=heroku, CACHE_URL=heroku)
+    assert env.CACHE_URL.get_secret_value() == heroku
+    message = env_problems(monkeypatch, REDIS_URL=heroku, CACHE_URL="redis://cache:6379/0")
+    assert "CACHE_URL and REDIS_URL are both set, to different values" in message
+    assert "p4ssw0rd" not in message
+
+
+def test_herokus_rotating_redis_url_is_used_unverified_by_a_variable_of_our_own(monkeypatch):
+    heroku = PROVIDERS["Heroku Key-Value Store (Redis)"][1]
+    env = environment(monkeypatch, REDIS_URL=heroku, CACHE_SSL_CERT_REQS="none")
+    options = cache_settings(env.CACHE_URL.get_secret_value(), env.CACHE_SSL_CERT_REQS)
+    assert options["default"]["OPTIONS"]["ssl_cert_reqs"] == ssl.CERT_NONE
+
+
+@pytest.mark.parametrize(
+    ("environ", "reason"),
+    [
+        (
+            {"CACHE_URL": "rediss://c:6380?ssl_cert_reqs=required", "CACHE_SSL_CERT_REQS": "none"},
+            "CACHE_SSL_CERT_REQS: and CACHE_URL's ssl_cert_reqs are both set",
+        ),
+        (
+            {"CACHE_URL": "redis://c:6379", "CACHE_SSL_CERT_REQS": "none"},
+            "CACHE_SSL_CERT_REQS: is set, but the cache URL is not TLS",
+        ),
+        ({"CACHE_SSL_CERT_REQS": "off"}, "CACHE_SSL_CERT_REQS: "),
+        ({"REDIS_URL": "rediss://c:6380?ssl_cert_reqs=off"}, "CACHE_URL: ssl_cert_reqs must be"),
+    ],
+)
+def test_contradictory_or_unknown_tls_settings_are_refused(monkeypatch, environ, reason):
+    assert reason in env_problems(monkeypatch, **environ)
 
 
 def test_a_valkey_url_is_read_as_redis():
