@@ -40,17 +40,17 @@ def test_signed_in_pages_over_tls_to_a_redis_with_a_self_signed_chain(project, m
     one_process = migrated | {"WEB_CONCURRENCY": "1"}
     with RedisServer(str(tmp_path), tls=True) as cache:
         forms = {
-            # Heroku's: the chain is not checked.
-            "unverified": cache.url("?ssl_cert_reqs=none"),
+            # Heroku's: the platform sets REDIS_URL (and rotates it); the chain is not checked.
+            "unverified": {"REDIS_URL": cache.url(), "CACHE_SSL_CERT_REQS": "none"},
             # Memorystore's: checked against the CA file the provider hands out.
-            "verified": cache.url(f"?ssl_ca_certs={cache.certificate}"),
+            "verified": {"CACHE_URL": cache.url(f"?ssl_ca_certs={cache.certificate}")},
             # Neither: checked against the system's CAs, which do not know this one.
-            "unknown CA": cache.url(),
+            "unknown CA": {"CACHE_URL": cache.url()},
         }
         with (
-            serve(project, one_process | {"CACHE_URL": forms["unverified"]}) as unverified,
-            serve(project, one_process | {"CACHE_URL": forms["verified"]}) as verified,
-            serve(project, one_process | {"CACHE_URL": forms["unknown CA"]}) as unknown,
+            serve(project, one_process | forms["unverified"]) as unverified,
+            serve(project, one_process | forms["verified"]) as verified,
+            serve(project, one_process | forms["unknown CA"]) as unknown,
         ):
             for server in (unverified, verified, unknown):
                 server.wait_until_serving()
