@@ -111,7 +111,7 @@ def test_a_cache_outage_costs_misses_never_a_500_or_a_sign_out(project, migrated
         sign_in(before, server, name)
         cookies = "; ".join(f"{k}={v}" for k, v in before.cookies.items())
         plan = {
-            "read": (2, lambda: read_notes(server.port)),
+            "read": (1, lambda: read_notes(server.port)),
             "signed-in": (2, lambda: signed_in_page(server.port, cookies, name)),
         }
         with Load(plan, max_requests=4000, max_seconds=40) as load:
@@ -119,7 +119,7 @@ def test_a_cache_outage_costs_misses_never_a_500_or_a_sign_out(project, migrated
             # A host that takes connections and never answers: the costliest outage.
             frozen = time.monotonic()
             cache.freeze()
-            wait_for_line(server, UNREACHABLE, timeout=SOCKET_TIMEOUT + 3)
+            wait_for_line(server, UNREACHABLE, timeout=SOCKET_TIMEOUT + 8)
             time.sleep(SOCKET_TIMEOUT + 1)
             during = Visitor()
             sign_in(during, server, name)
@@ -127,7 +127,7 @@ def test_a_cache_outage_costs_misses_never_a_500_or_a_sign_out(project, migrated
             cache.kill()
             restarted = time.monotonic()
             cache.start()
-            recovered_after = wait_for_line(server, BACK, timeout=RETRY_AFTER + 3)
+            recovered_after = wait_for_line(server, BACK, timeout=RETRY_AFTER + 8)
             time.sleep(1)
         after = [o for o in load.outcomes if o.started > restarted + recovered_after]
         assert f"Signed in as {name}" in during.get(server, "/").text
@@ -147,6 +147,7 @@ def test_a_cache_outage_costs_misses_never_a_500_or_a_sign_out(project, migrated
     # Each process waits out one timeout per pause, not one per request.
     pauses = (restarted - frozen) / RETRY_AFTER + 1
     waits = sum(o.ended - o.started >= SOCKET_TIMEOUT * 0.9 for o in outage)
-    assert waits <= PROCESSES * pauses * 4, latency(outage)  # 4: requests in flight at once
+    in_flight = sum(threads for threads, _ in plan.values())
+    assert waits <= PROCESSES * pauses * in_flight, latency(outage)
     assert len(outage) > waits * 3, latency(outage)
     assert server.errors == [], server.errors
