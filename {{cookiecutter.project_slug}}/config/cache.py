@@ -318,3 +318,8 @@ class DegradingRedisCache(RedisCache):
     def __init__(self, server, params) -> None:
         super().__init__(server, params)
         self._class = DegradingClient
+
+    def ping(self) -> bool:
+        """Whether the server answers now (raising if not), outage or not: for status
+        pages, to which every operation of an unreachable cache would look like a miss."""
+        return bool(self._cache.get_client().ping())

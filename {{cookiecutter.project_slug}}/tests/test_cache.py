@@ -10,11 +10,13 @@ import certifi
 import pytest
 from django.core.cache.backends.db import DatabaseCache
 from pydantic import ValidationError
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from config import cache
 from config.cache import (
     RETRY_AFTER,
     DegradingClient,
+    DegradingRedisCache,
     cache_settings,
     check_cache_url,
     session_engine,
@@ -222,6 +224,13 @@ def test_an_unreachable_cache_is_a_miss_with_one_warning_and_no_wait(caplog):
     assert f"every {RETRY_AFTER} s" in warning.getMessage()
     # One refused connection, then every operation of the pause skips the cache.
     assert elapsed < RETRY_AFTER
+
+
+def test_a_status_page_sees_the_outage_the_pages_do_not():
+    unreachable = DegradingRedisCache(NOBODY, {})
+    assert unreachable.get("page", "computed") == "computed"
+    with pytest.raises(RedisConnectionError):
+        unreachable.ping()
 
 
 def test_every_thread_and_cache_instance_of_a_process_shares_one_outage():
