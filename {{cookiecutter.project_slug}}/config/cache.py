@@ -217,8 +217,7 @@ class Outage:
             self._remember(written)
 
     def answered(self, forget) -> None:
-        if self.since is None:
-            return
+        """The first answer after an outage: `forget(keys)` deletes the skipped writes."""
         with self._lock:
             if self.since is None:
                 return
@@ -270,7 +269,8 @@ class DegradingClient(RedisCacheClient):
         except UNREACHABLE as error:
             self.outage.failed(error, written)
             return miss
-        self.outage.answered(partial(RedisCacheClient.delete_many, self))
+        if self.outage.since is not None:  # the first answer after an outage
+            self.outage.answered(partial(RedisCacheClient.delete_many, self))
         return result
 
     def get(self, key, default):
