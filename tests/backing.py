@@ -1,6 +1,8 @@
 """Backing services for boot tests, on loopback: this suite's own Redis database, a
 real SMTP submission server (STARTTLS, password) inside the test process, and a real
 PgBouncer in transaction mode in front of the shared Postgres."""
+redis-server of a test's own (plain or TLS) and a real SMTP submission server (STARTTLS,
+password) inside the test process."""
 
 import contextlib
 import email
@@ -8,12 +10,14 @@ import email.policy
 import os
 import shutil
 import socket
+import signal
 import ssl
 import subprocess
 import tempfile
 import threading
 import time
 from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from email.message import EmailMessage
 from urllib.parse import quote
@@ -38,6 +42,40 @@ REDIS_START = (
     "redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save '' "
     "--appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log"
 )
+
+
+def self_signed_certificate(directory: str) -> tuple[str, str]:
+    """(certificate, key) files for 127.0.0.1, signed by nobody but themselves, as a
+    managed service's internal chain looks to a client that does not know its CA."""
+    certificate, key = f"{directory}/cert.pem", f"{directory}/key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-keyout",
+            key,
+            "-out",
+            certificate,
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            # Python 3.13 verifies strictly: a self-signed certificate must say it is a CA.
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,digitalSignature,keyCertSign",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return certificate, key
 
 
 @contextmanager
@@ -94,34 +132,7 @@ def smtp_server():
     project trusts through SSL_CERT_FILE), then a user name and password."""
     inbox, port = Inbox(), free_port()
     with tempfile.TemporaryDirectory() as directory:
-        certificate, key = f"{directory}/cert.pem", f"{directory}/key.pem"
-        subprocess.run(
-            [
-                "openssl",
-                "req",
-                "-x509",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-days",
-                "1",
-                "-keyout",
-                key,
-                "-out",
-                certificate,
-                "-subj",
-                "/CN=127.0.0.1",
-                "-addext",
-                "subjectAltName=IP:127.0.0.1",
-                # Python 3.13 verifies strictly: a self-signed certificate must say it is a CA.
-                "-addext",
-                "basicConstraints=critical,CA:TRUE",
-                "-addext",
-                "keyUsage=critical,digitalSignature,keyCertSign",
-            ],
-            check=True,
-            capture_output=True,
-        )
+        certificate, key = self_signed_certificate(directory)
         tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         tls.load_cert_chain(certificate, key)
         controller = Controller(
@@ -206,3 +217,61 @@ def pgbouncer(users: list[str], pool_size: int = 2):
         log = process.communicate(timeout=10)[0]
         shutil.rmtree(directory, ignore_errors=True)
         print(f"\npgbouncer log (last lines):\n{log[-1500:]}")
+class RedisServer:
+    """A redis-server of one test's own on a free loopback port, plain or TLS-only, that
+    the test can freeze (SIGSTOP: a host that takes connections and never answers), kill
+    and start again on the same port, as a managed Redis' failover or restart looks."""
+
+    def __init__(self, directory: str, *, tls: bool = False) -> None:
+        self.port = free_port()
+        self.certificate = None
+        self._process: subprocess.Popen | None = None
+        self._arguments = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        if tls:
+            self.certificate, key = self_signed_certificate(directory)
+            self._arguments += ["--port", "0", "--tls-port", str(self.port)]
+            self._arguments += ["--tls-cert-file", self.certificate, "--tls-key-file", key]
+            # Clients present no certificate of their own; managed services ask none.
+            self._arguments += ["--tls-auth-clients", "no"]
+        else:
+            self._arguments += ["--port", str(self.port)]
+        self._arguments += ["--dir", directory]
+
+    def url(self, query: str = "") -> str:
+        scheme = "rediss" if self.certificate else "redis"
+        return f"{scheme}://127.0.0.1:{self.port}/0{query}"
+
+    def client(self, **options) -> redis.Redis:
+        if self.certificate:
+            options |= {"ssl_ca_certs": self.certificate}
+        return redis.Redis.from_url(self.url(), socket_timeout=2, **options)
+
+    def start(self) -> None:
+        self._process = subprocess.Popen(
+            ["redis-server", *self._arguments],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with suppress(redis.ConnectionError):
+                if self.client(socket_connect_timeout=1).ping():
+                    return
+            time.sleep(0.05)
+        raise AssertionError(f"redis-server never answered on port {self.port}")
+
+    def freeze(self) -> None:
+        self._process.send_signal(signal.SIGSTOP)
+
+    def kill(self) -> None:
+        """Gone at once, with whatever it held, as a crashed or replaced server."""
+        self._process.kill()
+        self._process.wait(timeout=10)
+
+    def __enter__(self) -> "RedisServer":
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._process.poll() is None:
+            self.kill()

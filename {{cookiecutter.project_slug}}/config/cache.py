@@ -1,26 +1,68 @@
-"""The cache, from CACHE_URL: Redis or Valkey shared by every process, else local memory.
+"""The cache, from CACHE_URL: Redis or Valkey shared by every process, else a table in
+the database, which every process shares too.
 
-https://docs.djangoproject.com/en/6.1/topics/cache/#redis
+https://docs.djangoproject.com/en/6.1/topics/cache/
 """
 
-from urllib.parse import urlsplit
+import logging
+import ssl
+import threading
+import time
+from functools import partial
+from typing import Literal
+from urllib.parse import parse_qsl, urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from django.core.cache.backends.redis import RedisCache, RedisCacheClient
+from pydantic import AliasChoices, Field, SecretStr, ValidationInfo, field_validator
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from config.variables import EnvPart
 
+logger = logging.getLogger(__name__)
+
 # Valkey speaks Redis' protocol; the client library knows only the redis schemes.
 CLIENT_SCHEMES = {"redis": "redis", "rediss": "rediss", "valkey": "redis", "valkeys": "rediss"}
+TLS_SCHEMES = ("rediss", "valkeys")
 # A healthy cache answers within a millisecond or two. One that has not answered in
-# 2 s is gone: the request fails then, not at the platform router's 30 s timeout.
+# 2 s is gone: the request goes on without it then, not at the router's 30 s timeout.
 SOCKET_TIMEOUT = 2
+# How TLS connections check the server's certificate (redis-py's own parameter names and
+# values, as managed services document them): `none` for a self-signed chain (Heroku),
+# a CA file to verify one (Memorystore's server CA), else the system's CAs.
+CERT_REQS = {"none": ssl.CERT_NONE, "optional": ssl.CERT_OPTIONAL, "required": ssl.CERT_REQUIRED}
+BOOLEANS = {"true": True, "false": False}
+TLS_PARAMETERS = ("ssl_cert_reqs", "ssl_ca_certs", "ssl_check_hostname")
+# Without CACHE_URL: Django's database cache, in a table the config app's migration
+# creates, so every `migrate` (the release step, compose, tests) makes it exist.
+CACHE_TABLE = "django_cache"
+# Django's database cache counts its rows on every write and culls a third above this;
+# a count of a few thousand index entries takes about a millisecond.
+DATABASE_CACHE_ENTRIES = 5000
+# After the cache fails to answer, requests go on without it for this long before one of
+# them tries again: an unreachable host then costs one timeout per pause and process, not
+# one per request, and a restarted Redis (a few seconds) is back in use within it.
+RETRY_AFTER = 5
+# Keys written while the cache was away are deleted when it answers again (it may still
+# hold their old values); past this many, the rest are left to expire.
+MISSED_WRITES_KEPT = 10_000
+UNREACHABLE = (RedisConnectionError, RedisTimeoutError)
 
 
 class CacheEnv(EnvPart):
     CACHE_URL: SecretStr = Field(
         SecretStr(""),
-        description="redis://[:password@]host:6379/0 (rediss:// for TLS; valkey:// alike). "
-        "Empty: each process caches in its own memory (development only).",
+        # Heroku, Render, Railway and others attach their Redis as REDIS_URL.
+        validation_alias=AliasChoices("CACHE_URL", "REDIS_URL"),
+        description="redis://[:password@]host:6379/0; rediss:// for TLS, optionally with "
+        "?ssl_cert_reqs=none (a self-signed chain) or ?ssl_ca_certs=/path/ca.pem (verified "
+        "by that CA); valkey:// alike. Empty: the database is the cache.",
+    )
+    CACHE_SSL_CERT_REQS: Literal["", "none", "optional", "required"] = Field(
+        "",
+        description="none: do not verify the TLS cache's certificate, for a URL the platform "
+        "sets and rotates (Heroku's REDIS_URL, a self-signed chain). Empty: CACHE_URL's "
+        "ssl_cert_reqs, else required.",
     )
 
     @field_validator("CACHE_URL")
@@ -28,6 +70,19 @@ class CacheEnv(EnvPart):
     def usable_cache_url(cls, value: SecretStr) -> SecretStr:
         if url := value.get_secret_value():
             check_cache_url(url)
+        return value
+
+    @field_validator("CACHE_SSL_CERT_REQS")
+    @classmethod
+    def cert_reqs_said_once(cls, value: str, info: ValidationInfo) -> str:
+        if not value or "CACHE_URL" not in info.data:  # unset, or the URL is wrong already
+            return value
+        url = info.data["CACHE_URL"].get_secret_value()
+        in_url = dict(parse_qsl(urlsplit(url).query)).get("ssl_cert_reqs", value)
+        if in_url != value:
+            raise ValueError("and CACHE_URL's ssl_cert_reqs are both set, to different values")
+        if urlsplit(url).scheme not in TLS_SCHEMES:
+            raise ValueError("is set, but the cache URL is not TLS (rediss://)")
         return value
 
 
@@ -46,33 +101,225 @@ def check_cache_url(url: str) -> None:
     database = parts.path.strip("/")
     if database and not database.isdigit():
         raise ValueError("may end only in a database number, as in /0")
+    tls_options(url)
 
 
-def cache_settings(url: str) -> dict:
-    """Django's CACHES: Redis when CACHE_URL is set, else this process's own memory (for
-    development: every process would then see a different cache)."""
+def tls_options(url: str) -> dict:
+    """redis-py's TLS keyword arguments from CACHE_URL's query, typed and checked:
+    redis-py would hand an unknown parameter to the connection as a string, and a typo
+    would surface only as a failed connection."""
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query, keep_blank_values=True))
+    if unknown := sorted(set(query) - set(TLS_PARAMETERS)):
+        raise ValueError(
+            f"has a parameter other than {', '.join(TLS_PARAMETERS)}: {', '.join(unknown)}"
+        )
+    if query and parts.scheme not in TLS_SCHEMES:
+        raise ValueError(f"has {', '.join(query)} but is not TLS: use rediss://")
+    options = {}
+    if "ssl_cert_reqs" in query:
+        if query["ssl_cert_reqs"] not in CERT_REQS:
+            raise ValueError(f"ssl_cert_reqs must be one of {', '.join(CERT_REQS)}")
+        options["ssl_cert_reqs"] = CERT_REQS[query["ssl_cert_reqs"]]
+    if "ssl_check_hostname" in query:
+        if query["ssl_check_hostname"] not in BOOLEANS:
+            raise ValueError("ssl_check_hostname must be true or false")
+        options["ssl_check_hostname"] = BOOLEANS[query["ssl_check_hostname"]]
+    if "ssl_ca_certs" in query:
+        try:
+            ssl.create_default_context(cafile=query["ssl_ca_certs"])
+        except (OSError, ssl.SSLError):
+            raise ValueError("ssl_ca_certs must name a readable file of PEM certificates") from None
+        options["ssl_ca_certs"] = query["ssl_ca_certs"]
+    return options
+
+
+def cache_settings(url: str, ssl_cert_reqs: str = "") -> dict:
+    """Django's CACHES: Redis when CACHE_URL is set, else the database."""
     if not url:
-        return {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+        return {
+            "default": {
+                "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+                "LOCATION": CACHE_TABLE,
+                "OPTIONS": {"MAX_ENTRIES": DATABASE_CACHE_ENTRIES},
+            }
+        }
     parts = urlsplit(url)
     return {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": parts._replace(scheme=CLIENT_SCHEMES[parts.scheme]).geturl(),
+            "BACKEND": "config.cache.DegradingRedisCache",
+            # The query is passed as typed options, not left for redis-py to read as text.
+            "LOCATION": parts._replace(scheme=CLIENT_SCHEMES[parts.scheme], query="").geturl(),
             "OPTIONS": {
                 "socket_connect_timeout": SOCKET_TIMEOUT,
                 "socket_timeout": SOCKET_TIMEOUT,
+                **tls_options(url),
+                **({"ssl_cert_reqs": CERT_REQS[ssl_cert_reqs]} if ssl_cert_reqs else {}),
             },
         }
     }
 
 
 def session_engine(url: str) -> str:
-    """Sessions are written to the database and, with a shared cache, read from it:
-    a cache restart or eviction then costs a query, never a sign-out. A process-local
-    cache would serve one process's stale copy to another, so without CACHE_URL
-    sessions live in the database alone.
+    """Sessions are written to the database and, with Redis, read from it: a cache
+    restart or eviction then costs a query, never a sign-out. Over the database cache,
+    a cached read would be a query too, and every write two: sessions live in the
+    database alone.
     https://docs.djangoproject.com/en/6.1/topics/http/sessions/#using-cached-sessions
     """
     if url:
         return "django.contrib.sessions.backends.cached_db"
     return "django.contrib.sessions.backends.db"
+
+
+class Outage:
+    """Whether this process's cache at one location is away, shared by its threads.
+
+    The first failure logs one WARNING and starts a pause during which every operation
+    is a miss; after it, one operation tries again. The first success ends the outage
+    (one more line), after deleting the keys whose writes were skipped meanwhile."""
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+        self.since: float | None = None
+        self._retry_at = 0.0
+        self._missed: set[str] = set()
+        self._lock = threading.Lock()
+
+    def skip(self) -> bool:
+        """True while paused; after the pause, False for one caller, which tries."""
+        if self.since is None:
+            return False
+        with self._lock:
+            now = time.monotonic()
+            if self.since is None or now >= self._retry_at:
+                self._retry_at = now + RETRY_AFTER
+                return False
+            return True
+
+    def failed(self, error: Exception, written: tuple[str, ...]) -> None:
+        with self._lock:
+            self._retry_at = time.monotonic() + RETRY_AFTER
+            self._remember(written)
+            if self.since is not None:
+                return
+            self.since = time.monotonic()
+        # redis-py's message names the host and port, never the password.
+        logger.warning(
+            "The cache at %s is unreachable (%s): serving without it, trying again every %s s",
+            self.where,
+            error,
+            RETRY_AFTER,
+        )
+
+    def skipped(self, written: tuple[str, ...]) -> None:
+        with self._lock:
+            self._remember(written)
+
+    def answered(self, forget) -> None:
+        """The first answer after an outage: `forget(keys)` deletes the skipped writes."""
+        with self._lock:
+            if self.since is None:
+                return
+            down, self.since = time.monotonic() - self.since, None
+            missed, self._missed = self._missed, set()
+        if missed:
+            try:
+                forget(list(missed))
+            except UNREACHABLE as error:
+                self.failed(error, tuple(missed))
+                return
+        logger.warning(
+            "The cache at %s answers again after %.1f s; %d values written meanwhile forgotten",
+            self.where,
+            down,
+            len(missed),
+        )
+
+    def _remember(self, written: tuple[str, ...]) -> None:
+        room = MISSED_WRITES_KEPT - len(self._missed)
+        self._missed.update(written[:room])
+
+
+_outages: dict[str, Outage] = {}
+_outages_lock = threading.Lock()
+
+
+def outage_of(where: str) -> Outage:
+    """The one Outage per location in this process (Django makes a cache per thread)."""
+    with _outages_lock:
+        return _outages.setdefault(where, Outage(where))
+
+
+class DegradingClient(RedisCacheClient):
+    """Django's Redis client, but an unreachable server is a miss: reads return the
+    default, writes are skipped, so a cache outage slows pages down, never fails them."""
+
+    def __init__(self, servers, **options) -> None:
+        super().__init__(servers, **options)
+        parts = urlsplit(servers[0])
+        self.outage = outage_of(f"{parts.hostname}:{parts.port or 6379}")
+
+    def _try(self, operation, *args, miss=None, written: tuple[str, ...] = ()):
+        if self.outage.skip():
+            self.outage.skipped(written)
+            return miss
+        try:
+            result = operation(*args)
+        except UNREACHABLE as error:
+            self.outage.failed(error, written)
+            return miss
+        if self.outage.since is not None:  # the first answer after an outage
+            self.outage.answered(partial(RedisCacheClient.delete_many, self))
+        return result
+
+    def get(self, key, default):
+        return self._try(super().get, key, default, miss=default)
+
+    def get_many(self, keys):
+        return self._try(super().get_many, keys, miss={})
+
+    def has_key(self, key):
+        return self._try(super().has_key, key, miss=False)
+
+    def add(self, key, value, timeout):
+        return self._try(super().add, key, value, timeout, miss=False)
+
+    def set(self, key, value, timeout):
+        self._try(super().set, key, value, timeout, written=(key,))
+
+    def set_many(self, data, timeout):
+        self._try(super().set_many, data, timeout, written=tuple(data))
+
+    def touch(self, key, timeout):
+        return self._try(super().touch, key, timeout, miss=False)
+
+    def delete(self, key):
+        return self._try(super().delete, key, miss=False, written=(key,))
+
+    def delete_many(self, keys):
+        self._try(super().delete_many, keys, written=tuple(keys))
+
+    def incr(self, key, delta):
+        missing = object()
+        result = self._try(super().incr, key, delta, miss=missing, written=(key,))
+        if result is missing:
+            # What incr() of an evicted key does, which its callers already handle.
+            raise ValueError(f"Key '{key}' not found.")
+        return result
+
+    def clear(self):
+        return self._try(super().clear, miss=False)
+
+
+class DegradingRedisCache(RedisCache):
+    """Django's RedisCache with DegradingClient."""
+
+    def __init__(self, server, params) -> None:
+        super().__init__(server, params)
+        self._class = DegradingClient
+
+    def ping(self) -> bool:
+        """Whether the server answers now (raising if not), outage or not: for status
+        pages, to which every operation of an unreachable cache would look like a miss."""
+        return bool(self._cache.get_client().ping())

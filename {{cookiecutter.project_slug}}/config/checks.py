@@ -22,20 +22,22 @@ LOCAL_EMAIL_BACKENDS = {
 
 @register(TAG, deploy=True)
 def cache_is_shared(app_configs, **kwargs):
-    """Factor VI: each process has its own local-memory cache, so with several a value
-    one sets is missing in the others (and a cleared one lingers there)."""
+    """Factor VI: each process has its own local-memory cache, so a value one sets is
+    missing in the others (the worker, a second instance) and a cleared one lingers
+    there. Without CACHE_URL the cache is the database's, which they all share."""
     processes = settings.WEB_CONCURRENCY
     local = [
         alias
         for alias, cache in settings.CACHES.items()
         if cache["BACKEND"] == "django.core.cache.backends.locmem.LocMemCache"
     ]
-    if processes > 1 and local:
+    if local and (not settings.DEBUG or processes > 1):
+        runs = "production" if not settings.DEBUG else f"{processes} web processes"
         return [
             Error(
-                f"The {', '.join(local)} cache is local memory, one per process, but "
-                f"WEB_CONCURRENCY runs {processes} processes.",
-                hint="Set CACHE_URL to a Redis or Valkey server (redis://host:6379/0).",
+                f"The {', '.join(local)} cache is local memory, one per process, in {runs}.",
+                hint="Set CACHE_URL to a Redis or Valkey server (redis://host:6379/0), or "
+                "leave it unset for the database's cache.",
                 id=f"{TAG}.E001",
             )
         ]

@@ -113,7 +113,7 @@ LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
 
 # Cache and sessions: config/cache.py
-CACHES = cache_settings(env.CACHE_URL.get_secret_value())
+CACHES = cache_settings(env.CACHE_URL.get_secret_value(), env.CACHE_SSL_CERT_REQS)
 SESSION_ENGINE = session_engine(env.CACHE_URL.get_secret_value())
 
 # Email: config/email.py

@@ -20,6 +20,7 @@ from django.core.files.storage import storages
 from django.core.mail.handler import DEFAULT_MAILER_BACKEND
 from django.db import connections
 
+from config.cache import DegradingRedisCache
 from config.checks import LOCAL_EMAIL_BACKENDS
 from config.env import BASE_DIR
 from config.health import database_ready
@@ -94,7 +95,9 @@ def _database_probe(alias: str) -> bool:
 
 
 def _cache_probe(alias: str) -> bool:
-    caches[alias].get("status-probe")
+    if isinstance(cache := caches[alias], DegradingRedisCache):
+        return cache.ping()  # its get() would be a miss, not an error
+    cache.get("status-probe")
     return True
 
 

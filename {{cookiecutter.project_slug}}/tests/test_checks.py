@@ -61,12 +61,19 @@ def test_local_services_are_fine_in_development(settings, check_id):
     assert twelve_factor_issues(settings, debug=True, **LOCAL[check_id]) == {}
 
 
-def test_a_local_memory_cache_is_fine_for_a_single_process(settings):
+def test_a_local_memory_cache_is_fine_only_for_one_development_process(settings):
+    local_cache, refused = LOCAL["twelve_factor.E001"], ["twelve_factor.E001"]
     settings.WEB_CONCURRENCY = 1
-    local_cache = LOCAL["twelve_factor.E001"]
-    assert twelve_factor_issues(settings, debug=False, **local_cache) == {}
+    assert twelve_factor_issues(settings, debug=True, **local_cache) == {}
+    # The worker and every other instance have caches of their own, whatever the count.
+    assert list(twelve_factor_issues(settings, debug=False, **local_cache)) == refused
     settings.WEB_CONCURRENCY = 4
-    assert list(twelve_factor_issues(settings, debug=True, **local_cache)) == ["twelve_factor.E001"]
+    assert list(twelve_factor_issues(settings, debug=True, **local_cache)) == refused
+
+
+def test_the_database_cache_is_shared_and_passes_production(settings):
+    database_cache = {"BACKEND": "django.core.cache.backends.db.DatabaseCache"}
+    assert twelve_factor_issues(settings, debug=False, CACHES={"default": database_cache}) == {}
 
 
 def test_the_development_disk_refuses_uploads_in_production(settings, tmp_path):

@@ -1,52 +1,10 @@
-"""CACHE_URL and EMAIL_URL become Django's cache, session and email settings."""
+"""EMAIL_URL becomes Django's email settings."""
 
 import pytest
 
-from config.cache import cache_settings, check_cache_url, session_engine
 from config.email import mailers
 
 CONSOLE = "django.core.mail.backends.console.EmailBackend"
-
-
-@pytest.mark.parametrize(
-    ("url", "location"),
-    [
-        ("redis://cache.internal:6379/2", "redis://cache.internal:6379/2"),
-        ("rediss://:s%40cret@cache.internal:6380", "rediss://:s%40cret@cache.internal:6380"),
-        ("valkey://cache.internal:6379/0", "redis://cache.internal:6379/0"),
-        ("valkeys://user:pw@cache.internal", "rediss://user:pw@cache.internal"),
-    ],
-)
-def test_a_cache_url_selects_djangos_redis_cache(url, location):
-    check_cache_url(url)
-    (default,) = cache_settings(url).values()
-    assert default["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
-    assert default["LOCATION"] == location
-    assert default["OPTIONS"]["socket_timeout"] > 0
-
-
-def test_without_a_cache_url_each_process_caches_in_its_own_memory():
-    assert cache_settings("")["default"]["BACKEND"].endswith("LocMemCache")
-
-
-def test_sessions_are_cached_only_where_every_process_shares_the_cache():
-    assert session_engine("redis://cache:6379/0").endswith("cached_db")
-    assert session_engine("").endswith(".db")
-
-
-@pytest.mark.parametrize(
-    ("url", "reason"),
-    [
-        ("redis//x", "must start with one of redis, rediss, valkey, valkeys://"),
-        ("memcached://cache:11211", "must start with one of"),
-        ("redis://:pw@/0", "must name a host"),
-        ("redis://cache:port/0", "has a port that is not a number"),
-        ("redis://cache:6379/sessions", "may end only in a database number"),
-    ],
-)
-def test_unusable_cache_urls_are_explained(url, reason):
-    with pytest.raises(ValueError, match=reason):
-        check_cache_url(url)
 
 
 def test_smtp_submits_with_starttls_on_port_587_by_default():
