@@ -4,6 +4,8 @@ Application code uses only `django.tasks` (`@task`, `.enqueue()`, results), so a
 backend is a change of this module alone. The database backend is django-ox: several
 workers claim tasks with SELECT ... FOR UPDATE SKIP LOCKED, a task whose worker died
 runs again when its lease expires, and a task that raises is retried with back-off.
+Its worker loop is extended in {{ cookiecutter.project_slug }}/worker.py: woken by NOTIFY when a task is
+enqueued, and leaving a task its code does not have for a newer worker.
 https://docs.djangoproject.com/en/6.1/topics/tasks/
 https://oxpull.com/django-ox/configuration/
 """
@@ -27,6 +29,7 @@ def tasks_settings(env: Env) -> dict:
     backend = {"BACKEND": BACKENDS[env.TASKS_BACKEND]}
     if env.TASKS_BACKEND == "database":
         backend["OPTIONS"] = {
+            "WORKER_CLASS": "{{ cookiecutter.project_slug }}.worker.Worker",
             "MAX_ATTEMPTS": env.TASKS_MAX_ATTEMPTS,
             # A running task's worker renews its lease every third of it; a lease that
             # expires unrenewed means the worker died, and the task is run again.
