@@ -18,7 +18,7 @@ import logging
 import threading
 
 import psycopg
-from django.db import connections
+from django.db import Error, connections
 from django.db.models import Q
 from django.utils.module_loading import import_string
 from django_ox import worker as ox
@@ -42,6 +42,10 @@ KEEPALIVES = {
 # Reconnecting the listener after a loss: first after 1 s, doubling to 30 s, so a long
 # outage costs a connection attempt every 30 s, not a storm.
 RECONNECT_FIRST, RECONNECT_MAX = 1.0, 30.0
+# After a claim fails (the database is away), the loop looks again this often until a
+# claim succeeds, however long TASKS_POLL_INTERVAL is: a wake-up lost in the outage must
+# not cost a whole poll interval.
+OUTAGE_RETRY = 1.0
 
 
 class StopOrWake:
@@ -54,6 +58,8 @@ class StopOrWake:
         self._condition = threading.Condition(threading.Lock())
         self._stopped = False
         self._woken = False
+        # Set while the database is away: no wait is longer than this.
+        self.longest_wait: float | None = None
 
     def is_set(self) -> bool:
         return self._stopped
@@ -69,6 +75,8 @@ class StopOrWake:
             self._condition.notify_all()
 
     def wait(self, timeout: float | None = None) -> bool:
+        if self.longest_wait is not None:
+            timeout = self.longest_wait if timeout is None else min(timeout, self.longest_wait)
         with self._condition:
             self._condition.wait_for(lambda: self._stopped or self._woken, timeout)
             self._woken = False
@@ -140,6 +148,15 @@ class Worker(ox.Worker):
                 lost = True
                 self._listener_stop.wait(delay)
                 delay = min(delay * 2, RECONNECT_MAX)
+
+    def claim_one(self) -> OxTask | None:
+        try:
+            claimed = super().claim_one()
+        except Error:
+            self._stop.longest_wait = OUTAGE_RETRY
+            raise
+        self._stop.longest_wait = None
+        return claimed
 
     # -- rolling updates ---------------------------------------------------------------
 
