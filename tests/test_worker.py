@@ -50,7 +50,7 @@ def noop() -> None:
     pass
 """
 # A task of the next release: the new web enqueues it while the old workers run.
-NEXT_RELEASE_TASK = f"""
+NEXT_RELEASE_TASK = """
 
 @task
 def added_in_the_next_release(marker: str) -> str:
@@ -417,7 +417,9 @@ def test_a_rolling_update_runs_the_new_task_once_and_fails_nothing(
             f"record.enqueue('{marker}-old-task')",
         )
         timeline["new task enqueued"] = time.monotonic() - begun
-        wait_for(lambda: events(old, "task_left_for_newer_worker"), 10, "the old worker to leave it")
+        wait_for(
+            lambda: events(old, "task_left_for_newer_worker"), 10, "the old worker to leave it"
+        )
         wait_for(lambda: runs(database, f"{marker}-old-task"), 10, "the old worker's own task")
         timeline["old worker left it"] = time.monotonic() - begun
         # Many polls of the old worker alone: it neither fails nor retries the task.
