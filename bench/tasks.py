@@ -110,22 +110,24 @@ def commits(database: str) -> int:
     return int(count)
 
 
-def idle_commits(database: str) -> float:
-    """Transactions per second the database's sessions commit over IDLE_WINDOW s."""
-    time.sleep(2)  # past the start-up's own work
+def idle_commits(database: str, window: float) -> float:
+    """Transactions per second the database's sessions commit over `window` s."""
+    time.sleep(min(window, 2))  # past the start-up's own work
     before = commits(database)
-    time.sleep(IDLE_WINDOW)
-    return (commits(database) - before) / IDLE_WINDOW
+    time.sleep(window)
+    return (commits(database) - before) / window
 
 
-def latency(project, tmp: Path, tasks: int, pace: float) -> tuple[list[float], float]:
+def latency(
+    project, tmp: Path, tasks: int, pace: float, idle_window: float = IDLE_WINDOW
+) -> tuple[list[float], float]:
     """Seconds from enqueue to start, for `tasks` tasks enqueued `pace` s apart, and the
     idle worker's commits per second before them."""
     database, environ = fresh_environ(project, tmp)
     try:
         with ExitStack() as stack:
             workers(stack, project, environ, 1, tmp)
-            idle = idle_commits(database)
+            idle = idle_commits(database, idle_window)
             enqueue(
                 project,
                 environ,
@@ -238,10 +240,12 @@ class Peer:
         )
         return int(count)
 
-    def latency(self, tasks: int, pace: float) -> tuple[list[float], float]:
+    def latency(
+        self, tasks: int, pace: float, idle_window: float = IDLE_WINDOW
+    ) -> tuple[list[float], float]:
         with self.database() as database:
             with self.workers(database, 1):
-                idle = idle_commits(database)
+                idle = idle_commits(database, idle_window)
                 self.run(
                     database,
                     f"    for _ in range({tasks}):\n        noop.defer(); time.sleep({pace})",
