@@ -49,6 +49,14 @@ def fail(marker: str) -> None:
 def noop() -> None:
     pass
 """
+# A task of the next release: the new web enqueues it while the old workers run.
+NEXT_RELEASE_TASK = """
+
+@task
+def added_in_the_next_release(marker: str) -> str:
+    Note.objects.create(text=marker)
+    return marker
+"""
 
 # Quick settings so that a test takes seconds: polls every 0.2 s, a lease of 6 s (a
 # killed worker's task runs again within 6 s + 3 s), retries from 0.5 s.
@@ -71,6 +79,14 @@ WORKER_ALONE = pytest.mark.parametrize("project", ["wsgi"], indirect=True)
 def app(project, tmp_path_factory):
     """The project with the test views and the test tasks, sharing its venv."""
     copy = with_test_views(project, tmp_path_factory.mktemp(f"worker-{project.interface}") / "app")
+    (copy.path / SLUG / "testtasks.py").write_text(TEST_TASKS + NEXT_RELEASE_TASK)
+    return copy
+
+
+@pytest.fixture(scope="module")
+def previous_release(project, tmp_path_factory):
+    """The same project one release earlier: its code lacks the next release's task."""
+    copy = with_test_views(project, tmp_path_factory.mktemp("previous-release") / "app")
     (copy.path / SLUG / "testtasks.py").write_text(TEST_TASKS)
     return copy
 
@@ -318,32 +334,49 @@ def test_a_failing_task_is_retried_with_back_off_then_marked_failed(
 
 
 @WORKER_ALONE
-def test_database_cut_under_the_worker_loses_and_repeats_nothing(app, environ, database, tmp_path):
-    count = 30
+def test_a_woken_worker_starts_tasks_at_once_and_misses_none_across_a_database_cut(
+    app, environ, database, tmp_path
+):
+    """The poll interval is set far beyond every wait below, so each task that starts in
+    time was started by a notification. Tasks enqueued while the worker's connections
+    are cut (their notifications lost) start once it reconnects, not a poll later."""
+    count, late = 30, 5
+    poll = 60
     with DatabaseProxy() as proxy:
         proxy.up()
         # Longer than the outage: the worker itself must carry its tasks through it.
         cut_env = worker_env(environ, tmp_path, "a") | {
             "DATABASE_URL": proxy.url(database),
             "TASKS_LEASE_SECONDS": "20",
+            "TASKS_POLL_INTERVAL": str(poll),
         }
         with serve(app, cut_env, "worker") as worker:
             started(worker)
+            wait_for(lambda: worker.count('"worker_listening"'), 10, "the worker to listen")
+            enqueue(app, environ, "record.enqueue('woken')")
+            enqueued = time.monotonic()
+            wait_for(lambda: runs(database, "woken"), poll / 4, "a notification to start it")
+            woken_after = time.monotonic() - enqueued
             enqueue(app, environ, f"for i in range({count}): record.enqueue(f'cut-{{i}}', 0.2)")
             wait_for(
                 lambda: len(tasks(database, "status = 'SUCCESSFUL'")) >= 5, 20, "some tasks to run"
             )
             proxy.down()
+            enqueue(app, environ, f"for i in range({late}): record.enqueue(f'cut-late-{{i}}')")
             time.sleep(4)
             done_during_outage = len(tasks(database, "status = 'SUCCESSFUL'"))
             proxy.up()
             restored = time.monotonic()
             wait_for(
-                lambda: len(tasks(database, "status = 'SUCCESSFUL'")) == count,
-                40,
-                "every task to succeed after the outage",
+                lambda: len(tasks(database, "status = 'SUCCESSFUL'")) == 1 + count + late,
+                poll / 2,
+                "every task to succeed after the outage, before a poll",
             )
             caught_up_after = time.monotonic() - restored
+            # Listening again: the next task wakes it as the first did.
+            wait_for(lambda: worker.count('"worker_listening"') == 2, 20, "it to listen again")
+            enqueue(app, environ, "record.enqueue('woken-again')")
+            wait_for(lambda: runs(database, "woken-again"), poll / 4, "a notification again")
             assert worker.process.poll() is None, "the worker died instead of reconnecting"
             assert worker.stop() == 0
     (counts,) = query(
@@ -352,13 +385,60 @@ def test_database_cut_under_the_worker_loses_and_repeats_nothing(app, environ, d
     )
     report(
         app,
-        "Postgres cut for 4 s under the worker",
+        f"Postgres cut for 4 s under a worker polling every {poll} s",
+        woken_after=f"{woken_after:.2f}s",
         done_before_restore=done_during_outage,
         caught_up_after=f"{caught_up_after:.2f}s",
         proxy_connections=proxy.connections,
         attempts=sorted({row[1] for row in tasks(database)}),
     )
-    assert counts == f"{count}|{count}", "a task was lost or ran twice"
+    assert counts == f"{count + late}|{count + late}", "a task was lost or ran twice"
+    assert worker.count('"worker_listen_lost"') == 1
+
+
+@WORKER_ALONE
+def test_a_rolling_update_runs_the_new_task_once_and_fails_nothing(
+    app, previous_release, environ, database, tmp_path
+):
+    """The README's rollout order: migrate, then new web and new workers while old
+    workers still run. An old worker meets a task its code does not have."""
+    marker = f"rollout-{uuid.uuid4().hex[:8]}"
+    begun = time.monotonic()
+    timeline = {}
+    with serve(previous_release, worker_env(environ, tmp_path, "old"), "worker") as old:
+        started(old)
+        timeline["old worker up"] = time.monotonic() - begun
+        # The new release's web enqueues its new task, then an old one.
+        enqueue(
+            app,
+            environ,
+            f"from {SLUG}.testtasks import added_in_the_next_release\n"
+            f"added_in_the_next_release.enqueue('{marker}')\n"
+            f"record.enqueue('{marker}-old-task')",
+        )
+        timeline["new task enqueued"] = time.monotonic() - begun
+        wait_for(
+            lambda: events(old, "task_left_for_newer_worker"), 10, "the old worker to leave it"
+        )
+        wait_for(lambda: runs(database, f"{marker}-old-task"), 10, "the old worker's own task")
+        timeline["old worker left it"] = time.monotonic() - begun
+        # Many polls of the old worker alone: it neither fails nor retries the task.
+        time.sleep(10 * float(QUICK["TASKS_POLL_INTERVAL"]))
+        waiting = tasks(database, "task_path LIKE '%added_in_the_next_release'")
+        with serve(app, worker_env(environ, tmp_path, "new"), "worker") as new:
+            started(new)
+            timeline["new worker up"] = time.monotonic() - begun
+            wait_for(lambda: runs(database, marker), 10, "the new worker to run it")
+            timeline["new task ran"] = time.monotonic() - begun
+            assert new.stop() == 0
+        assert old.stop() == 0
+    report(app, "rolling update", **{k: f"{v:.2f}s" for k, v in timeline.items()})
+    assert [row[:2] for row in waiting] == [("READY", "0")]
+    assert runs(database, marker) == 1
+    ((status, attempts, *_),) = tasks(database, "task_path LIKE '%added_in_the_next_release'")
+    assert (status, attempts) == ("SUCCESSFUL", "1")
+    assert len(events(old, "task_left_for_newer_worker")) == 1
+    assert not events(old, "task_failed") and not events(old, "task_retrying")
 
 
 BAD_CONFIGURATIONS = {

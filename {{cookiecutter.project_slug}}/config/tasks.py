@@ -4,6 +4,8 @@ Application code uses only `django.tasks` (`@task`, `.enqueue()`, results), so a
 backend is a change of this module alone. The database backend is django-ox: several
 workers claim tasks with SELECT ... FOR UPDATE SKIP LOCKED, a task whose worker died
 runs again when its lease expires, and a task that raises is retried with back-off.
+Its worker loop is extended in worker.py beside the tasks: woken by NOTIFY when a task
+is enqueued, and leaving a task its code does not have for a newer worker.
 https://docs.djangoproject.com/en/6.1/topics/tasks/
 https://oxpull.com/django-ox/configuration/
 """
@@ -36,7 +38,14 @@ class TasksEnv(EnvPart):
         4, ge=1, description="Tasks each worker process runs at once, one thread each."
     )
     TASKS_POLL_INTERVAL: float = Field(
-        1.0, gt=0, description="Seconds an idle worker waits before looking for new tasks."
+        # Tasks wake an idle worker at once (worker.py); the poll finds what no wake-up
+        # announces: a retry whose delay is over, a task that waits for a thread of a busy
+        # worker, every task behind a transaction pooler. A second keeps those as prompt as
+        # before wake-ups and costs an idle worker about two commits a second.
+        1.0,
+        gt=0,
+        description="Seconds between a worker's looks for tasks no notification announced "
+        "(retries, and all tasks behind ?pgbouncer=true).",
     )
     TASKS_LEASE_SECONDS: int = Field(
         60, ge=3, description="Seconds after a worker dies before its running tasks run again."
@@ -62,6 +71,7 @@ def tasks_settings(env: TasksEnv) -> dict:
     backend = {"BACKEND": BACKENDS[env.TASKS_BACKEND]}
     if env.TASKS_BACKEND == "database":
         backend["OPTIONS"] = {
+            "WORKER_CLASS": "{{ cookiecutter.project_slug }}.worker.Worker",
             "MAX_ATTEMPTS": env.TASKS_MAX_ATTEMPTS,
             # A running task's worker renews its lease every third of it; a lease that
             # expires unrenewed means the worker died, and the task is run again.

@@ -2,7 +2,9 @@
 
 import pytest
 from django.core.cache import cache
+from django.core.files.storage import FileSystemStorage
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
 from django.test import Client
 
 from {{ cookiecutter.project_slug }}.models import Note
@@ -59,10 +61,31 @@ def development_media(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
 
 
-def test_a_note_keeps_its_attachment_and_links_to_it(client, https, development_media):
+# For each upload: was a database transaction open (a slow bucket would hold it open)?
+uploads_in_a_transaction: list[bool] = []
+
+
+class WatchedStorage(FileSystemStorage):
+    """The development disk, noting each upload in uploads_in_a_transaction."""
+
+    def _save(self, name, content):
+        uploads_in_a_transaction.append(connection.in_atomic_block)
+        return super()._save(name, content)
+
+
+# Committed for real: inside the test's own transaction every upload would look enclosed.
+@pytest.mark.django_db(transaction=True)
+def test_a_note_keeps_its_attachment_uploaded_outside_any_transaction(
+    client, https, development_media, settings, tmp_path
+):
+    settings.STORAGES = settings.STORAGES | {
+        "default": {"BACKEND": f"{__name__}.WatchedStorage", "OPTIONS": {"location": tmp_path}}
+    }
+    uploads_in_a_transaction.clear()
     upload = SimpleUploadedFile("plan.txt", b"step one", content_type="text/plain")
     response = client.post("/notes/", {"text": "See attached", "attachment": upload}, **https)
     assert response.status_code == 302
+    assert uploads_in_a_transaction == [False]
     note = Note.objects.get()
     with note.attachment.open() as attachment:
         assert attachment.read() == b"step one"

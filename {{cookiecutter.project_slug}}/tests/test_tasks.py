@@ -1,6 +1,7 @@
 """The example app's background work, run by the immediate backend: what a task does,
 not how the worker runs it (the template's worker tests run the real worker)."""
 
+import socket
 from datetime import timedelta
 
 import pytest
@@ -17,6 +18,7 @@ pytestmark = [
     pytest.mark.django_db,
     pytest.mark.usefixtures("static_files_without_collectstatic"),
 ]
+SMTP = "django.core.mail.backends.smtp.EmailBackend"
 IMMEDIATE = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
 
 
@@ -35,6 +37,32 @@ def test_a_posted_note_gets_its_words_counted_and_the_admins_told(client, https,
     assert message.subject.endswith("New note (3 words)")
     assert message.body == "three short words"
     assert b"(3 words)" in client.get("/notes/", **https).content
+
+
+def test_a_task_run_again_does_not_tell_the_admins_again(immediate):
+    """A retry, or a second copy of a task whose worker was taken for dead."""
+    note = Note.objects.create(text="told only once")
+    assert process_note.call(note.pk) == 3
+    assert process_note.call(note.pk) == 3
+    assert len(mail.outbox) == 1
+    assert Note.objects.get().admins_told
+
+
+def test_a_mail_server_that_refuses_leaves_the_note_for_the_retry(immediate, settings):
+    note = Note.objects.create(text="sent on retry")
+    told = settings.MAILERS
+    with socket.socket() as closed:  # a port nothing listens on: the connection is refused
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+        settings.MAILERS = {
+            "default": {"BACKEND": SMTP, "OPTIONS": {"host": "127.0.0.1", "port": port}}
+        }
+        with pytest.raises(ConnectionRefusedError):
+            process_note.call(note.pk)
+    assert (Note.objects.get().words, Note.objects.get().admins_told) == (None, False)
+    settings.MAILERS = told
+    assert process_note.call(note.pk) == 3
+    assert len(mail.outbox) == 1
 
 
 def test_a_note_waiting_for_the_worker_says_so(client, https):

@@ -17,6 +17,9 @@ class Note(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     # Counted by a background task (tasks.py) after the note is saved; None until then.
     words = models.PositiveIntegerField(null=True, blank=True)
+    # Set by that task in the transaction that saves the count, once the admins have been
+    # told: a second run of the task (a retry) finds it and sends no second email.
+    admins_told = models.BooleanField(default=False)
 
     class Meta:
         ordering = ("-created_at", "-id")

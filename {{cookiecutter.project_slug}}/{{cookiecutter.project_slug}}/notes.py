@@ -41,10 +41,16 @@ def notes(request):
     if request.method == "POST":
         form = NoteForm(request.POST, request.FILES)
         if form.is_valid():
+            note = form.save(commit=False)
+            if note.attachment:
+                # Uploaded before the transaction begins: a slow bucket holds this
+                # request, never a database transaction. Should the save below fail,
+                # what is left is a file no note links to, never a note without its file.
+                note.attachment.save(note.attachment.name, note.attachment.file, save=False)
             # The task is a row in the same database: it commits with the note or not at
             # all, so no note is left unprocessed and no task points at a missing note.
             with transaction.atomic():
-                note = form.save()
+                note.save()
                 process_note.enqueue(note.pk)
             # Post/Redirect/Get: reloading the page that follows does not post it again.
             return redirect("notes")
