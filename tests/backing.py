@@ -1,8 +1,7 @@
 """Backing services for boot tests, on loopback: this suite's own Redis database, a
-real SMTP submission server (STARTTLS, password) inside the test process, and a real
-PgBouncer in transaction mode in front of the shared Postgres."""
-redis-server of a test's own (plain or TLS) and a real SMTP submission server (STARTTLS,
-password) inside the test process."""
+redis-server of a test's own (plain or TLS), a real SMTP submission server (STARTTLS,
+password) inside the test process, and a real PgBouncer in transaction mode in front of
+the shared Postgres."""
 
 import contextlib
 import email
@@ -16,7 +15,6 @@ import subprocess
 import tempfile
 import threading
 import time
-from contextlib import contextmanager
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from email.message import EmailMessage
