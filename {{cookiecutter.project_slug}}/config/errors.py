@@ -10,7 +10,9 @@ https://docs.sentry.io/platforms/python/data-management/sensitive-data/
 
 from urllib.parse import urlsplit, urlunsplit
 
-from config.env import Env
+from pydantic import Field, SecretStr, field_validator
+
+from config.variables import EnvPart
 
 FILTERED = "[Filtered]"
 # Request headers that can carry what a person typed or was sent: a Referer holds the
@@ -18,7 +20,31 @@ FILTERED = "[Filtered]"
 URL_HEADERS = ("Referer", "Origin")
 
 
-def start_error_reporting(env: Env) -> None:
+class ErrorsEnv(EnvPart):
+    SENTRY_DSN: SecretStr = Field(
+        SecretStr(""),
+        description="Send unhandled errors to Sentry (or a compatible service). Empty: off.",
+    )
+    SENTRY_ENVIRONMENT: str = Field(
+        "production", description="The environment name errors are filed under."
+    )
+
+    @field_validator("SENTRY_DSN")
+    @classmethod
+    def usable_sentry_dsn(cls, value: SecretStr) -> SecretStr:
+        if value.get_secret_value():
+            from sentry_sdk.utils import BadDsn, Dsn
+
+            try:
+                Dsn(value.get_secret_value())
+            except (BadDsn, ValueError):
+                raise ValueError(
+                    "must look like https://key@host/project-id (Sentry's client keys page)"
+                ) from None
+        return value
+
+
+def start_error_reporting(env: ErrorsEnv, release: str) -> None:
     dsn = env.SENTRY_DSN.get_secret_value()
     if not dsn:
         return
@@ -28,7 +54,7 @@ def start_error_reporting(env: Env) -> None:
 
     sentry_sdk.init(
         dsn=dsn,
-        release=env.GIT_REVISION,
+        release=release,
         environment=env.SENTRY_ENVIRONMENT,
         integrations=[DjangoIntegration()],
         # No cookies, no user's id, email or address, no Authorization header. Personal

@@ -11,7 +11,7 @@ from django.utils.csp import CSP
 from config.cache import cache_settings, session_engine
 from config.database import database_settings
 from config.email import mailers
-from config.env import BASE_DIR, load
+from config.env import BASE_DIR, load, secret_key_fallbacks
 from config.errors import start_error_reporting
 from config.logs import logging_config
 from config.storage import media_storage
@@ -21,6 +21,9 @@ env = load()
 
 # Core
 SECRET_KEY = env.DJANGO_SECRET_KEY.get_secret_value()
+# Earlier keys still verify what they signed (sessions, reset links) during a rotation.
+# https://docs.djangoproject.com/en/6.1/ref/settings/#secret-key-fallbacks
+SECRET_KEY_FALLBACKS = secret_key_fallbacks(env.DJANGO_SECRET_KEY_FALLBACKS)
 DEBUG = env.DEBUG
 ALLOWED_HOSTS = env.ALLOWED_HOSTS
 CSRF_TRUSTED_ORIGINS = env.CSRF_TRUSTED_ORIGINS
@@ -28,6 +31,10 @@ GIT_REVISION = env.GIT_REVISION
 # The web server's processes (gunicorn.conf.py reads the same variable); the
 # twelve-factor checks weigh a process-local cache against it.
 WEB_CONCURRENCY = env.WEB_CONCURRENCY
+# Bodies over this are refused before anything stores them (config/requestbody.py, in
+# front of Django under both interfaces); below it, Django's own limits apply.
+# https://docs.djangoproject.com/en/6.1/ref/settings/#data-upload-max-memory-size
+WEB_MAX_BODY_BYTES = env.WEB_MAX_BODY_BYTES
 
 INSTALLED_APPS = [
     # First, so its sign-in and password-reset pages replace the admin's.
@@ -163,7 +170,7 @@ SECURE_CSP = {
 }
 
 # Error reporting, when SENTRY_DSN is set: config/errors.py
-start_error_reporting(env)
+start_error_reporting(env, release=GIT_REVISION)
 
 # Logging: one stream on stdout, configured here rather than merged into Django's
 # defaults, which would also write to stderr and email admins.

@@ -8,13 +8,99 @@ https://docs.djangoproject.com/en/6.1/ref/settings/#storages
 
 import ipaddress
 import re
+from typing import Literal
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import FileSystemStorage
+from pydantic import AliasChoices, Field, SecretStr, ValidationInfo, field_validator
 
-from config.env import Env
+from config.variables import EnvPart
+
+
+class StorageEnv(EnvPart):
+    # Aliases: the names Fly.io (`fly storage create`: BUCKET_NAME, AWS_ENDPOINT_URL_S3,
+    # AWS_REGION) and Railway's bucket credentials (AWS_S3_BUCKET_NAME, AWS_ENDPOINT_URL,
+    # AWS_DEFAULT_REGION) set; boto3 reads the two endpoint names itself too.
+    AWS_STORAGE_BUCKET_NAME: str = Field(
+        "",
+        validation_alias=AliasChoices(
+            "AWS_STORAGE_BUCKET_NAME", "BUCKET_NAME", "AWS_S3_BUCKET_NAME"
+        ),
+        description="The bucket for uploaded files. Empty: the local media/ directory, "
+        "for development only.",
+    )
+    AWS_S3_ENDPOINT_URL: str = Field(
+        "",
+        validation_alias=AliasChoices(
+            "AWS_S3_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"
+        ),
+        description="https://host[:port] of an S3-compatible service (R2, Tigris, GCS, "
+        "Spaces, MinIO, ...). Empty: Amazon S3.",
+    )
+    AWS_S3_REGION_NAME: str = Field(
+        "",
+        validation_alias=AliasChoices("AWS_S3_REGION_NAME", "AWS_REGION", "AWS_DEFAULT_REGION"),
+        description="The bucket's region (`auto` for R2 and Tigris); required for Amazon S3, "
+        "whose links are signed for it.",
+    )
+    AWS_S3_ADDRESSING_STYLE: Literal["auto", "virtual", "path"] = Field(
+        "auto",
+        description="virtual: https://bucket.host/key; path: https://host/bucket/key; auto: "
+        "virtual unless the endpoint is an IP address, localhost or a name without a dot.",
+    )
+    AWS_ACCESS_KEY_ID: str = Field(
+        "", description="Access key for the bucket. Empty: the platform's role or profile."
+    )
+    AWS_SECRET_ACCESS_KEY: SecretStr = Field(
+        SecretStr(""), description="Secret key that goes with AWS_ACCESS_KEY_ID."
+    )
+    AWS_QUERYSTRING_EXPIRE: int = Field(
+        3600, ge=1, description="Seconds a signed link to an uploaded file stays valid."
+    )
+
+    @field_validator("AWS_S3_ENDPOINT_URL")
+    @classmethod
+    def usable_endpoint_url(cls, value: str) -> str:
+        if value:
+            url = urlsplit(value)
+            try:
+                usable = url.scheme in ("https", "http") and bool(url.hostname) and url.port != 0
+            except ValueError:  # a port that is not a number from 1 to 65535
+                usable = False
+            if not usable:
+                raise ValueError("must be a URL like https://host[:port]")
+        return value
+
+    @field_validator("AWS_S3_ENDPOINT_URL", "AWS_ACCESS_KEY_ID")
+    @classmethod
+    def storage_needs_a_bucket(cls, value: str, info: ValidationInfo) -> str:
+        if value and info.data.get("AWS_STORAGE_BUCKET_NAME") == "":
+            raise ValueError("is set, but AWS_STORAGE_BUCKET_NAME is not")
+        return value
+
+    @field_validator("AWS_S3_REGION_NAME")
+    @classmethod
+    def amazon_needs_a_region(cls, value: str, info: ValidationInfo) -> str:
+        """Amazon S3 refuses a SigV4 link signed for another region than the bucket's."""
+        amazon = info.data.get("AWS_STORAGE_BUCKET_NAME") and not info.data.get(
+            "AWS_S3_ENDPOINT_URL"
+        )
+        if amazon and not value and "AWS_S3_ENDPOINT_URL" in info.data:
+            raise ValueError(
+                "must name the bucket's region (as in eu-west-1) for Amazon S3, "
+                "or set AWS_S3_ENDPOINT_URL for another service"
+            )
+        return value
+
+    @field_validator("AWS_SECRET_ACCESS_KEY")
+    @classmethod
+    def keys_come_in_pairs(cls, value: SecretStr, info: ValidationInfo) -> SecretStr:
+        key = info.data.get("AWS_ACCESS_KEY_ID")
+        if key is not None and bool(key) != bool(value.get_secret_value()):
+            raise ValueError("and AWS_ACCESS_KEY_ID must be set together, or neither")
+        return value
 
 # A bucket name that can be one label of a host name (and of a TLS wildcard
 # certificate, which matches one label only): lowercase letters, digits and hyphens.
@@ -38,7 +124,7 @@ class DevelopmentFileStorage(FileSystemStorage):
         return super()._save(name, content)
 
 
-def media_storage(env: Env) -> dict:
+def media_storage(env: StorageEnv) -> dict:
     """Django's STORAGES["default"]: S3-compatible when a bucket is named."""
     if not env.AWS_STORAGE_BUCKET_NAME:
         return {"BACKEND": "config.storage.DevelopmentFileStorage"}
