@@ -62,7 +62,10 @@ class WSGIBodyLimit:
     def read_chunked(self, stream):
         """The body in a file kept in memory up to Django's in-memory size for uploads,
         or None once it passes the limit."""
-        body = tempfile.SpooledTemporaryFile(max_size=settings.FILE_UPLOAD_MAX_MEMORY_SIZE)
+        # It outlives this call as the request's wsgi.input; freed with the request.
+        body = tempfile.SpooledTemporaryFile(  # noqa: SIM115
+            max_size=settings.FILE_UPLOAD_MAX_MEMORY_SIZE
+        )
         while piece := stream.read(READ_SIZE):
             if body.tell() + len(piece) > self.limit:
                 body.close()
