@@ -82,8 +82,7 @@ def mailers(url: str) -> dict:
         raise ValueError("must start with smtp://, smtps:// or console://")
     if "@" in parts.path or "@" in parts.query:
         raise ValueError(
-            "has a user or password with a /, ? or # in it: percent-encode them "
-            "(%2F, %3F, %23)"
+            "has a user or password with a /, ? or # in it: percent-encode them (%2F, %3F, %23)"
         )
     if not parts.hostname:
         raise ValueError("must name a host")

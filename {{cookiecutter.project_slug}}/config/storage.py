@@ -102,6 +102,7 @@ class StorageEnv(EnvPart):
             raise ValueError("and AWS_ACCESS_KEY_ID must be set together, or neither")
         return value
 
+
 # A bucket name that can be one label of a host name (and of a TLS wildcard
 # certificate, which matches one label only): lowercase letters, digits and hyphens.
 DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
