@@ -124,28 +124,35 @@ class MailServer:
 
 
 @contextmanager
-def smtp_server():
+def smtp_server(implicit_tls: bool = False):
     """A submission server as mail providers run them, in this process on a free
     loopback port: STARTTLS required (a self-signed certificate for 127.0.0.1, which the
-    project trusts through SSL_CERT_FILE), then a user name and password."""
+    project trusts through SSL_CERT_FILE), then a user name and password. With
+    `implicit_tls`, TLS from the first byte instead, as on port 465 (smtps://)."""
     inbox, port = Inbox(), free_port()
     with tempfile.TemporaryDirectory() as directory:
         certificate, key = self_signed_certificate(directory)
         tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         tls.load_cert_chain(certificate, key)
+        encryption = (
+            # The whole session is TLS; aiosmtpd counts only STARTTLS as TLS for AUTH.
+            {"ssl_context": tls, "auth_require_tls": False}
+            if implicit_tls
+            else {"tls_context": tls, "require_starttls": True}
+        )
         controller = Controller(
             inbox,
             hostname="127.0.0.1",
             port=port,
-            tls_context=tls,
-            require_starttls=True,
             auth_required=True,
             authenticator=_authenticate,
+            **encryption,
         )
         controller.start()
         try:
             user, password = (quote(part, safe="") for part in SMTP_LOGIN)
-            url = f"smtp://{user}:{password}@127.0.0.1:{port}"
+            scheme = "smtps" if implicit_tls else "smtp"
+            url = f"{scheme}://{user}:{password}@127.0.0.1:{port}"
             yield MailServer(inbox, {"EMAIL_URL": url, "SSL_CERT_FILE": certificate})
         finally:
             controller.stop()

@@ -9,11 +9,16 @@
 - `Readers`: a psql client reading a table over and over, timing each read.
 - `Load`: a bounded number of threads sending a bounded number of requests (plain
   http.client, one connection per request) for a bounded time, recording every outcome.
+- `flood_body()`: one request whose body is far too large, sent as fast as the server
+  takes it, while `TempFiles` measures what the server's processes hold in their
+  temporary directory.
 """
 
 import http.client
 import itertools
+import os
 import re
+import select
 import socket
 import subprocess
 import threading
@@ -221,6 +226,121 @@ class Load:
             f"{o.action} {o.status if o.answered else o.error or 'refused'}" for o in self.outcomes
         )
         return ", ".join(f"{key}: {n}" for key, n in sorted(counts.items()))
+
+
+# --- Bodies too large --------------------------------------------------------------
+
+
+def flood_body(
+    port: int,
+    path: str,
+    size: int,
+    *,
+    chunked: bool,
+    headers: dict[str, str],
+    prefix: bytes = b"",
+    timeout: float = 30,
+) -> tuple[int | None, int]:
+    """POST a body of `size` bytes (`prefix`, then filler), with a Content-Length or
+    chunked, until the server answers or stops reading. Returns the status (None: the
+    connection was cut without one) and how many body bytes the server took."""
+    filler = b"x" * 65_536
+    lines = [f"POST {path} HTTP/1.1", *(f"{k}: {v}" for k, v in (HTTPS | headers).items())]
+    lines.append("Transfer-Encoding: chunked" if chunked else f"Content-Length: {size}")
+    deadline = time.monotonic() + timeout
+    produced, pending, sent = 0, b"", 0
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall("\r\n".join([*lines, "", ""]).encode())
+        sock.setblocking(False)
+        while (produced < size or pending) and time.monotonic() < deadline:
+            readable, writable, _ = select.select([sock], [sock], [], 1)
+            if readable:
+                break  # the server answered without waiting for the rest
+            if not writable:
+                continue
+            if not pending:
+                data = (prefix if produced == 0 else b"") + filler
+                data = data[: size - produced]
+                produced += len(data)
+                pending = b"%x\r\n%s\r\n" % (len(data), data) if chunked else data
+                if chunked and produced >= size:
+                    pending += b"0\r\n\r\n"
+            try:
+                count = sock.send(pending)
+            except (BlockingIOError, InterruptedError):
+                continue
+            except OSError:
+                break  # reset: the server closed with our bytes unread
+            pending, sent = pending[count:], sent + count
+        sock.setblocking(True)
+        sock.settimeout(max(1.0, deadline - time.monotonic()))
+        try:
+            head = sock.recv(65_536)
+        except OSError:
+            return None, sent
+    match = re.match(rb"HTTP/1\.[01] (\d{3})", head)
+    return (int(match.group(1)) if match else None), sent
+
+
+class TempFiles:
+    """Samples, in a thread, the bytes a server's processes keep in one temporary
+    directory: files in it, and files they hold open there after deleting them (Python's
+    TemporaryFile and SpooledTemporaryFile never show a name)."""
+
+    def __init__(self, directory, server_pid: int, interval: float = 0.01):
+        self.directory = os.path.realpath(directory)
+        self.server_pid = server_pid
+        self.interval = interval
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> "TempFiles":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self.bytes_held())
+            time.sleep(self.interval)
+
+    def bytes_held(self) -> int:
+        seen: dict[tuple[int, int], int] = {}
+        for root, _, names in os.walk(self.directory):
+            for name in names:
+                with suppress(OSError):
+                    stat = os.stat(os.path.join(root, name))
+                    seen[(stat.st_dev, stat.st_ino)] = stat.st_size
+        for pid in _process_tree(self.server_pid):
+            with suppress(OSError):
+                for fd in os.listdir(f"/proc/{pid}/fd"):
+                    with suppress(OSError):
+                        target = os.readlink(f"/proc/{pid}/fd/{fd}")
+                        if target.startswith(self.directory + "/"):
+                            stat = os.stat(f"/proc/{pid}/fd/{fd}")
+                            seen[(stat.st_dev, stat.st_ino)] = stat.st_size
+        return sum(seen.values())
+
+
+def _process_tree(root: int) -> list[int]:
+    """A process and its descendants, from /proc (Linux)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with suppress(OSError):
+                with open(f"/proc/{entry}/stat") as stat:
+                    parent = int(stat.read().rsplit(")", 1)[1].split()[1])
+                children.setdefault(parent, []).append(int(entry))
+    tree, pending = [], [root]
+    while pending:
+        pid = pending.pop()
+        tree.append(pid)
+        pending.extend(children.get(pid, []))
+    return tree
 
 
 # --- The database --------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """A user who forgot their password gets an email from the booted project through a real
 SMTP server (STARTTLS and a password, as a mail provider requires), follows its link,
-sets a new password and signs in with it."""
+sets a new password and signs in with it. Mail also goes out through a server that
+speaks TLS from the first byte (smtps://, Amazon SES's port 465)."""
 
 import re
 
@@ -53,3 +54,13 @@ def test_a_forgotten_password_is_reset_through_the_emailed_link(project, migrate
             reused = Visitor().get(server, link.group(1))
             assert "expired or was already used" in reused.text
         assert server.errors == [], server.errors
+
+
+def test_mail_goes_out_over_tls_from_the_first_byte(project, migrated):
+    with smtp_server(implicit_tls=True) as mail:
+        assert mail.environ["EMAIL_URL"].startswith("smtps://")
+        project.run(
+            "python", "manage.py", "sendtestemail", "ops@example.com", env=migrated | mail.environ
+        )
+        (message,) = mail.inbox.wait_for(1)
+    assert message["To"] == "ops@example.com"

@@ -1,13 +1,16 @@
 """A server error reaches the error-reporting service, with the release and without
-personal data. The service is a plain HTTP endpoint on loopback given as SENTRY_DSN."""
+personal data: no cookies, no user's email, no form fields, no query string. The
+service is a plain HTTP endpoint on loopback given as SENTRY_DSN."""
 
 import gzip
 import http.server
 import json
+import re
 import threading
 import time
 import uuid
 from contextlib import contextmanager
+from urllib.parse import urlencode
 
 import brotli
 import pytest
@@ -22,6 +25,9 @@ EMAIL = "reporter-7d41@example.com"
 # Sentry's scrubber masks cookies it knows (sessionid, csrftoken) even with personal data
 # on; a cookie of the site's own proves that cookies are left out altogether.
 OWN_COOKIE = "theme=contrast-4b1d9e"
+# What a form and a link from an email carry: an address typed in, a token in the URL.
+TYPED_EMAIL = "typed-9c2e@example.com"
+URL_TOKEN = "Zq81xVtoken5d7"
 
 
 class Envelopes(http.server.ThreadingHTTPServer):
@@ -109,8 +115,26 @@ def test_a_server_error_is_reported_with_the_release_and_no_personal_data(
             cookies = f"{session}; {OWN_COOKIE}"
             response = server.request("/test-broken/", headers={"Cookie": cookies})
             assert response.status == 500
+            form = server.request("/notes/", headers={"Cookie": cookies})
+            csrf_cookie = form.headers["set-cookie"].split(";", 1)[0]
+            csrf_token = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', form.body)
+            body = urlencode(
+                {"csrfmiddlewaretoken": csrf_token.group(1).decode(), "email": TYPED_EMAIL}
+            )
+            posted = server.request(
+                f"/test-broken/?token={URL_TOKEN}&next=/",
+                method="POST",
+                headers={
+                    "Cookie": f"{cookies}; {csrf_cookie}",
+                    "Origin": "https://app.example.com",
+                    "Referer": f"https://app.example.com/notes/?token={URL_TOKEN}",
+                    "Content-Type": "application/x-www-form-urlencoded",
+                },
+                body=body.encode(),
+            )
+            assert posted.status == 500
             deadline = time.monotonic() + 15
-            while not events(endpoint.received) and time.monotonic() < deadline:
+            while len(events(endpoint.received)) < 2 and time.monotonic() < deadline:
                 time.sleep(0.1)
         reported = b"\n".join(endpoint.received)
     reports = events(endpoint.received)
@@ -125,4 +149,9 @@ def test_a_server_error_is_reported_with_the_release_and_no_personal_data(
     assert session_id.encode() not in reported
     assert OWN_COOKIE.split("=")[1].encode() not in reported
     assert EMAIL.encode() not in reported
+    (post,) = [event for event in reports if event["request"]["method"] == "POST"]
+    assert post["request"]["url"].endswith("/test-broken/")
+    assert TYPED_EMAIL.encode() not in reported
+    assert URL_TOKEN.encode() not in reported
+    assert "data" not in post["request"]
     print(f"\n[{project.interface}] {len(endpoint.received)} envelope(s), release {REVISION}")

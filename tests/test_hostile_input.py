@@ -5,6 +5,8 @@ Limits met on the way, and who enforces them:
 - Request line over 4094 bytes (414), more than 100 header fields or one over 8190 bytes
   (431): gunicorn's parser under WSGI; under ASGI the same numbers in config/asgi.py,
   because uvicorn's h11 parser passes on any header block that arrives in one piece.
+- Bodies over WEB_MAX_BODY_BYTES (413), declared or chunked, before anything stores
+  them: config/requestbody.py, in front of Django under both interfaces.
 - Bodies over DATA_UPLOAD_MAX_MEMORY_SIZE, forms with more than
   DATA_UPLOAD_MAX_NUMBER_FIELDS fields (400): Django, under both.
 """
@@ -12,7 +14,7 @@ Limits met on the way, and who enforces them:
 import pytest
 
 from bakery import collect_static
-from faults import HOST, Csrf, send
+from faults import HOST, Csrf, TempFiles, flood_body, send
 from server import serve
 
 pytestmark = pytest.mark.boot
@@ -20,10 +22,21 @@ pytestmark = pytest.mark.boot
 PLAIN_HTTP = {"X-Forwarded-Proto": "http"}
 
 
+# The server's default, so the flood test proves what a deploy gets.
+MAX_BODY_BYTES = 6 * 1024 * 1024
+FLOOD_BYTES = 100_000_000
+
+
 @pytest.fixture(scope="module")
-def served(project, migrated):
+def temp_dir(tmp_path_factory):
+    """The server's TMPDIR: where Django spools request bodies and uploads."""
+    return tmp_path_factory.mktemp("server-tmp")
+
+
+@pytest.fixture(scope="module")
+def served(project, migrated, temp_dir):
     collect_static(project)
-    with serve(project, migrated) as server:
+    with serve(project, migrated | {"TMPDIR": str(temp_dir)}) as server:
         server.wait_until_serving()
         yield server
 
@@ -109,4 +122,43 @@ def test_oversized_requests_get_4xx_and_the_worker_keeps_serving(project, served
     } == {}
     assert all(after == [200, 200] for _, after in results.values())
     assert served.count("Booting worker") == workers
+    assert served.count("WORKER TIMEOUT") == 0
+
+
+def test_a_100_mb_upload_is_refused_before_the_temporary_directory_grows_past_the_limit(
+    project, served, temp_dir
+):
+    """A multipart form with a 100 MB file, from a client holding a CSRF cookie (one GET
+    gives it): declared with Content-Length, then chunked (no length known in advance)."""
+    csrf = Csrf.fetch(served.port)
+    boundary = "flood7c1e"
+    prefix = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="attachment"; '
+        f'filename="big.bin"\r\nContent-Type: application/octet-stream\r\n\r\n'
+    ).encode()
+    headers = {
+        "Cookie": f"csrftoken={csrf.cookie}",
+        "Origin": f"https://{HOST}",
+        "Content-Type": f"multipart/form-data; boundary={boundary}",
+    }
+    results = {}
+    for framing in ("Content-Length", "chunked"):
+        with TempFiles(temp_dir, served.process.pid) as held:
+            status, sent = flood_body(
+                served.port,
+                "/notes/",
+                FLOOD_BYTES,
+                chunked=framing == "chunked",
+                headers=headers,
+                prefix=prefix,
+            )
+        results[framing] = (status, sent, held.peak, still_serving(served))
+    print(f"\n[{project.interface}] 100 MB POST -> status, bytes the server took, temp peak:")
+    for framing, (status, sent, peak, after) in results.items():
+        print(f"    {framing}: {status}, {sent:,} bytes sent, {peak:,} bytes in TMPDIR, {after}")
+    for framing, (status, sent, peak, after) in results.items():
+        assert status == 413, framing
+        assert peak <= MAX_BODY_BYTES, framing
+        assert sent < FLOOD_BYTES / 4, framing
+        assert after == [200, 200], framing
     assert served.count("WORKER TIMEOUT") == 0

@@ -3,7 +3,12 @@
 smtp://user:password@host:587 submits with STARTTLS; smtps://user:password@host:465
 uses TLS from the first byte (RFC 8314); smtp://host:1025?starttls=false talks plain
 SMTP, for a mail catcher on a private network. Empty or console:// prints each email.
+
+Providers' SMTP credentials go in the URL percent-encoded: Amazon SES's generated
+passwords may hold `/` and `+` (write `/` as %2F), Mailgun's user is an address (`@` is
+%40), SendGrid's user is the word `apikey` and Postmark's is the server token.
 https://docs.djangoproject.com/en/6.1/ref/settings/#mailers
+https://docs.aws.amazon.com/ses/latest/dg/smtp-connect.html
 """
 
 from email.utils import parseaddr
@@ -21,6 +26,12 @@ DEFAULT_PORTS = {"smtp": 587, "smtps": 465}
 # router's 30 s timeout, instead of holding the worker.
 EMAIL_TIMEOUT = 10
 STARTTLS_VALUES = {"true": True, "false": False}
+# Ports where the server speaks TLS from the first byte (465, and SES's 2465), and ports
+# where it greets in plain text and offers STARTTLS (SES's 25, 587 and 2587). The wrong
+# scheme for the port does not fail: each side waits for the other to speak first until
+# EMAIL_TIMEOUT ends the request, for every email.
+IMPLICIT_TLS_PORTS = {465, 2465}
+STARTTLS_PORTS = {25, 587, 2587}
 
 
 class EmailEnv(EnvPart):
@@ -69,12 +80,26 @@ def mailers(url: str) -> dict:
         return {"default": {"BACKEND": CONSOLE_BACKEND}}
     if parts.scheme not in DEFAULT_PORTS:
         raise ValueError("must start with smtp://, smtps:// or console://")
+    if "@" in parts.path or "@" in parts.query:
+        raise ValueError(
+            "has a user or password with a /, ? or # in it: percent-encode them (%2F, %3F, %23)"
+        )
     if not parts.hostname:
         raise ValueError("must name a host")
     try:
         port = parts.port or DEFAULT_PORTS[parts.scheme]
     except ValueError:
         raise ValueError("has a port that is not a number from 0 to 65535") from None
+    if parts.scheme == "smtp" and port in IMPLICIT_TLS_PORTS:
+        raise ValueError(
+            f"port {port} speaks TLS from the first byte: use smtps://...:{port} "
+            "(smtp:// is for STARTTLS, as on port 587)"
+        )
+    if parts.scheme == "smtps" and port in STARTTLS_PORTS:
+        raise ValueError(
+            f"port {port} starts in plain text and offers STARTTLS: use smtp://...:{port} "
+            "(smtps:// is for TLS from the first byte, as on port 465)"
+        )
     if parts.scheme == "smtps" and parts.query:
         raise ValueError("smtps:// takes no query options: TLS is always on")
     options = {

@@ -37,7 +37,8 @@ __all__ = ["BASE_DIR", "Env", "describe_problems", "load"]
 
 # Where platforms publish the commit they deployed, for when GIT_REVISION is not set:
 # Heroku's dyno metadata (BUILD replaces SLUG), Render, Railway, Heroku-style builds
-# (SOURCE_VERSION), and Cloud Run's revision name (not a commit, but it names the release).
+# (SOURCE_VERSION), and Cloud Run's revision name and Fly.io's image reference (not
+# commits, but each names the release).
 REVISION_VARIABLES = (
     "GIT_REVISION",
     "HEROKU_BUILD_COMMIT",
@@ -46,6 +47,7 @@ REVISION_VARIABLES = (
     "RAILWAY_GIT_COMMIT_SHA",
     "SOURCE_VERSION",
     "K_REVISION",
+    "FLY_IMAGE_REF",
 )
 
 

@@ -17,6 +17,14 @@ class ServerEnv(EnvPart):
         description="Threads per process serving requests (WSGI interface only); at most "
         "DATABASE_POOL_MAX_SIZE.",
     )
+    WEB_MAX_BODY_BYTES: int = Field(
+        # The largest form the site takes, a note with a 5 MiB attachment, plus room for
+        # its text and the multipart framing.
+        6 * 1024 * 1024,
+        ge=1024,
+        description="Largest request body, in bytes, the server reads; larger ones get 413 "
+        "before they are stored (see README, Request bodies).",
+    )
     WEB_TIMEOUT: int = Field(
         30,
         ge=1,

@@ -31,6 +31,10 @@ GIT_REVISION = env.GIT_REVISION
 # The web server's processes (gunicorn.conf.py reads the same variable); the
 # twelve-factor checks weigh a process-local cache against it.
 WEB_CONCURRENCY = env.WEB_CONCURRENCY
+# Bodies over this are refused before anything stores them (config/requestbody.py, in
+# front of Django under both interfaces); below it, Django's own limits apply.
+# https://docs.djangoproject.com/en/6.1/ref/settings/#data-upload-max-memory-size
+WEB_MAX_BODY_BYTES = env.WEB_MAX_BODY_BYTES
 
 INSTALLED_APPS = [
     # First, so its sign-in and password-reset pages replace the admin's.
