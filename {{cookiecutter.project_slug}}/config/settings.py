@@ -16,6 +16,7 @@ from config.errors import start_error_reporting
 from config.logs import logging_config
 from config.storage import media_storage
 from config.tasks import tasks_settings, worker_options
+from config.telemetry import tracing
 
 env = load()
 
@@ -47,6 +48,8 @@ MIDDLEWARE = [
     "config.requestid.RequestIdMiddleware",
     # Before host validation and the HTTPS redirect: probes come by IP, over HTTP.
     "config.health.HealthCheckMiddleware",
+    # After the probes, which make no trace; unused unless tracing is on (config/telemetry.py).
+    "config.telemetry.RequestSpans",
     "config.proxies.UntrustedProxyWarningMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "config.crossorigin.CrossOriginResourcePolicyMiddleware",
@@ -169,6 +172,6 @@ start_error_reporting(env)
 # defaults, which would also write to stderr and email admins.
 # https://docs.djangoproject.com/en/6.1/topics/logging/#disabling-logging-configuration
 LOGGING_CONFIG = None
-logging.config.dictConfig(logging_config(env.LOG_LEVEL, env.LOG_FORMAT))
+logging.config.dictConfig(logging_config(env.LOG_LEVEL, env.LOG_FORMAT, tracing=tracing()))
 # Python's warnings too, which would otherwise bypass logging on stderr.
 logging.captureWarnings(True)

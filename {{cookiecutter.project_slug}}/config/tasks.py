@@ -9,6 +9,7 @@ https://oxpull.com/django-ox/configuration/
 """
 
 from config.env import Env
+from config.telemetry import trace_tasks
 
 BACKENDS = {
     "database": "django_ox.backend.OxBackend",
@@ -42,7 +43,7 @@ def tasks_settings(env: Env) -> dict:
                 },
             },
         }
-    return {"default": backend}
+    return {"default": trace_tasks(backend)}
 
 
 def worker_options(env: Env) -> dict:

@@ -11,6 +11,7 @@ from django.db import connections
 from django.tasks import task_backends
 from django_ox.backend import OxBackend
 
+from config import telemetry
 from config.database import limit_statement_time
 
 # The worker's loop touches its heartbeat file on every pass, at least once per poll
@@ -51,4 +52,6 @@ class Command(BaseCommand):
         # A serving process like web: a stuck query fails its task (which is retried)
         # instead of holding a task thread for ever.
         limit_statement_time()
+        # Traces and metrics, when configured (config/telemetry.py).
+        telemetry.start(settings.GIT_REVISION)
         call_command("ox_worker", **worker)
