@@ -169,13 +169,19 @@ class RequestSpans(SyncAndAsyncMiddleware):
         context = self.current_span().get_span_context()
         _request_trace_id.set(f"{context.trace_id:032x}" if context.is_valid else None)
 
+    def _end(self, request, response):
+        # The route is known once the URL is resolved: the span and the duration get it
+        # here rather than from a process_view, which under ASGI would hop to a thread.
+        self.spans.process_view(request, None)
+        return self.spans.process_response(request, response)
+
     def call(self, request):
         self._begin(request)
-        return self.spans.process_response(request, self.get_response(request))
+        return self._end(request, self.get_response(request))
 
     async def acall(self, request):
         self._begin(request)
-        return self.spans.process_response(request, await self.get_response(request))
+        return self._end(request, await self.get_response(request))
 
     def process_exception(self, request, exception):
         self.spans.process_exception(request, exception)
