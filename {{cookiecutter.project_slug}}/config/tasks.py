@@ -12,7 +12,6 @@ from typing import Literal
 
 from pydantic import Field
 
-from config.telemetry import trace_tasks
 from config.variables import EnvPart
 
 BACKENDS = {
@@ -78,7 +77,7 @@ def tasks_settings(env: TasksEnv) -> dict:
                 },
             },
         }
-    return {"default": trace_tasks(backend)}
+    return {"default": backend}
 
 
 def worker_options(env: TasksEnv) -> dict:

@@ -17,16 +17,19 @@ import atexit
 import logging
 import os
 from contextvars import ContextVar
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, field_validator
 
 from config.middleware import SyncAndAsyncMiddleware
+from config.variables import EnvPart
 
-TRACES_ENDPOINTS = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
-METRICS_ENDPOINTS = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT")
 # The service name when OTEL_SERVICE_NAME (or service.name in OTEL_RESOURCE_ATTRIBUTES)
 # does not give one: the SDK's own default is "unknown_service".
 SERVICE_NAME = "{{ cookiecutter.project_slug }}"
-# Buffered spans and metrics get this long to leave at shutdown; the worker must still
-# exit within gunicorn's graceful timeout (25 s) and the platform's 30 s.
+# Buffered spans, then metrics, get this long each to leave at shutdown: 10 s at worst,
+# with an unreachable collector, inside gunicorn's graceful timeout (25 s).
 FLUSH_TIMEOUT_MILLIS = 5000
 # The access line is written after the request's span has ended: the span's trace id
 # is kept here for it (one context per gthread thread or per ASGI request task).
@@ -36,22 +39,78 @@ ACCESS_LOGGERS = frozenset({"gunicorn.access", "uvicorn.access"})
 _providers: list = []
 
 
-def _enabled(names: tuple[str, ...]) -> bool:
-    if os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
-        return False
-    return any(os.environ.get(name) for name in names)
+class TelemetryEnv(EnvPart):
+    """The variables that turn telemetry on and say where it goes; the SDK reads the
+    rest of the standard OTEL_* variables itself (README, OpenTelemetry)."""
+
+    OTEL_EXPORTER_OTLP_ENDPOINT: str = Field(
+        "",
+        description="http(s)://collector:4318, where traces and metrics are sent over "
+        "OTLP/HTTP (/v1/traces, /v1/metrics appended). Empty: OpenTelemetry is off.",
+    )
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: str = Field(
+        "", description="The full URL for traces alone, instead of the endpoint's."
+    )
+    OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: str = Field(
+        "", description="The full URL for metrics alone, instead of the endpoint's."
+    )
+    OTEL_EXPORTER_OTLP_HEADERS: SecretStr = Field(
+        SecretStr(""),
+        description="Headers sent with every export, as key=value,key2=value2 (a "
+        "vendor's API key, say).",
+    )
+    OTEL_EXPORTER_OTLP_PROTOCOL: Literal["http/protobuf"] = Field(
+        "http/protobuf", description="The only protocol installed (no gRPC)."
+    )
+    OTEL_SDK_DISABLED: bool = Field(
+        False, description="true: OpenTelemetry stays off even with an endpoint set."
+    )
+
+    @field_validator(
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+    )
+    @classmethod
+    def http_url(cls, value: str) -> str:
+        if value:
+            url = urlsplit(value)
+            if url.scheme not in ("http", "https") or not url.hostname:
+                raise ValueError("must be a URL like https://host:4318")
+        return value
 
 
-def tracing() -> bool:
-    """Whether this process sends traces (decided from the environment alone, so
-    settings, the log configuration and the tasks backend agree before start())."""
-    return _enabled(TRACES_ENDPOINTS)
+def _endpoint(env: TelemetryEnv, signal: str) -> str | None:
+    """A signal's URL, as the specification builds it, or None when it is off."""
+    if env.OTEL_SDK_DISABLED:
+        return None
+    if own := getattr(env, f"OTEL_EXPORTER_OTLP_{signal.upper()}_ENDPOINT"):
+        return own
+    if base := env.OTEL_EXPORTER_OTLP_ENDPOINT:
+        return f"{base.rstrip('/')}/v1/{signal}"
+    return None
 
 
-def start(revision: str, *, requests: bool = False) -> None:
+def tracing(env: TelemetryEnv) -> bool:
+    """Whether this process sends traces: the settings, the log configuration and the
+    tasks backend ask before start()."""
+    return _endpoint(env, "traces") is not None
+
+
+def _headers(env: TelemetryEnv) -> dict | None:
+    """OTEL_EXPORTER_OTLP_HEADERS, parsed as the SDK does, or None for the SDK's own
+    reading of the environment (per-signal headers included)."""
+    if not (text := env.OTEL_EXPORTER_OTLP_HEADERS.get_secret_value()):
+        return None
+    from opentelemetry.util.re import parse_env_headers
+
+    return parse_env_headers(text, liberal=True)
+
+
+def start(env: TelemetryEnv, revision: str, *, requests: bool = False) -> None:
     """Send this process's traces and metrics, if an endpoint is set. `requests`: also
     trace the Django requests it serves (the web process)."""
-    traces, metrics = tracing(), _enabled(METRICS_ENDPOINTS)
+    traces, metrics = _endpoint(env, "traces"), _endpoint(env, "metrics")
     if not (traces or metrics) or _providers:
         return
     from opentelemetry.sdk.resources import OTELResourceDetector, Resource
@@ -60,9 +119,9 @@ def start(revision: str, *, requests: bool = False) -> None:
     resource = Resource.create({"service.name": SERVICE_NAME, "service.version": revision})
     resource = resource.merge(OTELResourceDetector().detect())
     if traces:
-        _start_tracing(resource)
+        _start_tracing(resource, traces, _headers(env))
     if metrics:
-        _start_metrics(resource)
+        _start_metrics(resource, metrics, _headers(env))
     _instrument_clients()
     if requests:
         _instrument_requests()
@@ -76,7 +135,7 @@ def stop() -> None:
         _providers.pop().shutdown()
 
 
-def _start_tracing(resource) -> None:
+def _start_tracing(resource, endpoint: str, headers: dict | None) -> None:
     from opentelemetry import trace
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
     from opentelemetry.sdk.trace import TracerProvider
@@ -93,20 +152,22 @@ def _start_tracing(resource) -> None:
         shutdown_on_exit=False,
     )
     provider.add_span_processor(
-        BatchSpanProcessor(OTLPSpanExporter(), export_timeout_millis=FLUSH_TIMEOUT_MILLIS)
+        BatchSpanProcessor(
+            OTLPSpanExporter(endpoint, headers=headers), export_timeout_millis=FLUSH_TIMEOUT_MILLIS
+        )
     )
     trace.set_tracer_provider(provider)
     _providers.append(provider)
 
 
-def _start_metrics(resource) -> None:
+def _start_metrics(resource, endpoint: str, headers: dict | None) -> None:
     from opentelemetry import metrics
     from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 
     reader = PeriodicExportingMetricReader(
-        OTLPMetricExporter(), export_timeout_millis=FLUSH_TIMEOUT_MILLIS
+        OTLPMetricExporter(endpoint, headers=headers), export_timeout_millis=FLUSH_TIMEOUT_MILLIS
     )
     provider = MeterProvider(resource=resource, metric_readers=[reader], shutdown_on_exit=False)
     metrics.set_meter_provider(provider)
@@ -208,12 +269,16 @@ class TraceIds(logging.Filter):
         return True
 
 
-def trace_tasks(backend: dict) -> dict:
-    """The TASKS backend, with tasks that carry their enqueuer's trace to the worker
+def trace_tasks(tasks: dict, env: TelemetryEnv) -> dict:
+    """The TASKS setting, with tasks that carry their enqueuer's trace to the worker
     when tracing is on (config/tracedtasks.py)."""
-    if not tracing() or "OPTIONS" not in backend:
-        return backend
-    return backend | {
-        "BACKEND": "config.tracedtasks.TracedBackend",
-        "OPTIONS": backend["OPTIONS"] | {"WORKER_CLASS": "config.tracedtasks.TracedWorker"},
+    backend = tasks["default"]
+    if not tracing(env) or backend["BACKEND"] != "django_ox.backend.OxBackend":
+        return tasks
+    return tasks | {
+        "default": backend
+        | {
+            "BACKEND": "config.tracedtasks.TracedBackend",
+            "OPTIONS": backend["OPTIONS"] | {"WORKER_CLASS": "config.tracedtasks.TracedWorker"},
+        }
     }

@@ -13,6 +13,7 @@ from django_ox.backend import OxBackend
 
 from config import telemetry
 from config.database import limit_statement_time
+from config.env import load
 
 # The worker's loop touches its heartbeat file on every pass, at least once per poll
 # interval, tasks running or not. A minute without one is a loop that is stuck, not one
@@ -53,5 +54,5 @@ class Command(BaseCommand):
         # instead of holding a task thread for ever.
         limit_statement_time()
         # Traces and metrics, when configured (config/telemetry.py).
-        telemetry.start(settings.GIT_REVISION)
+        telemetry.start(load(), settings.GIT_REVISION)
         call_command("ox_worker", **worker)
