@@ -8,6 +8,7 @@ https://docs.gunicorn.org/en/stable/settings.html
 import os
 import sys
 
+from config import telemetry
 from config.env import load
 from config.logs import AccessLogger, logging_config
 
@@ -61,3 +62,14 @@ logconfig_dict = logging_config(env.LOG_LEVEL, env.LOG_FORMAT)
 
 def when_ready(server):
     server.log.info("Serving release %s on port %s", env.GIT_REVISION, env.PORT)
+
+
+def post_fork(server, worker):
+    # OpenTelemetry, when configured, per worker: its exporter threads would not survive
+    # a fork, and the master serves no request (config/telemetry.py).
+    telemetry.start(env, env.GIT_REVISION, requests=True)
+
+
+def worker_exit(server, worker):
+    # The spans of the last requests leave before the worker does.
+    telemetry.stop()

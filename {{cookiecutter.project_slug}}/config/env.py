@@ -31,6 +31,7 @@ from config.security import SecurityEnv
 from config.server import ServerEnv
 from config.storage import StorageEnv
 from config.tasks import TasksEnv
+from config.telemetry import TelemetryEnv
 from config.variables import BASE_DIR, CommaSeparated, EnvPart, FirstOf
 
 __all__ = ["BASE_DIR", "Env", "describe_problems", "load"]
@@ -129,6 +130,7 @@ def secret_key_fallbacks(value: SecretStr) -> list[str]:
 # Pydantic lists the fields of the last base first: the parts are listed from the last
 # section of the README's table to the first.
 class Env(
+    TelemetryEnv,
     ServerEnv,
     LoggingEnv,
     SecurityEnv,

@@ -160,8 +160,9 @@ class AccessLogger(GunicornLogger):
         )
 
 
-def logging_config(level: str, log_format: str) -> dict:
-    """A dictConfig for the root logger and the servers' own loggers."""
+def logging_config(level: str, log_format: str, *, tracing: bool = False) -> dict:
+    """A dictConfig for the root logger and the servers' own loggers; with `tracing`
+    (config/telemetry.py), lines carry the trace and span ids."""
     formatter = (
         {"()": JsonFormatter}
         if log_format == "json"
@@ -176,6 +177,7 @@ def logging_config(level: str, log_format: str) -> dict:
             "request_id": {"()": RequestIdFilter},
             "skip_probes": {"()": SkipProbes},
             "task_fields": {"()": TaskFields},
+            **({"trace_ids": {"()": "config.telemetry.TraceIds"}} if tracing else {}),
         },
         "formatters": {"default": formatter},
         "handlers": {
@@ -183,7 +185,7 @@ def logging_config(level: str, log_format: str) -> dict:
                 "class": "logging.StreamHandler",
                 "stream": "ext://sys.stdout",
                 "formatter": "default",
-                "filters": ["request_id"],
+                "filters": ["request_id", *(["trace_ids"] if tracing else [])],
             }
         },
         "root": {"handlers": ["stdout"], "level": level},

@@ -16,6 +16,7 @@ from config.errors import start_error_reporting
 from config.logs import logging_config
 from config.storage import media_storage
 from config.tasks import tasks_settings, worker_options
+from config.telemetry import trace_tasks, tracing
 
 env = load()
 
@@ -54,6 +55,8 @@ MIDDLEWARE = [
     "config.requestid.RequestIdMiddleware",
     # Before host validation and the HTTPS redirect: probes come by IP, over HTTP.
     "config.health.HealthCheckMiddleware",
+    # After the probes, which make no trace; unused unless tracing is on (config/telemetry.py).
+    "config.telemetry.RequestSpans",
     "config.proxies.UntrustedProxyWarningMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "config.crossorigin.CrossOriginResourcePolicyMiddleware",
@@ -127,7 +130,8 @@ SERVER_EMAIL = env.SERVER_EMAIL or DEFAULT_FROM_EMAIL
 ADMINS = env.ADMINS
 
 # Background tasks and the worker process: config/tasks.py
-TASKS = tasks_settings(env)
+# With tracing on, a task's trace continues its enqueuer's (config/telemetry.py).
+TASKS = trace_tasks(tasks_settings(env), env)
 TASKS_WORKER = worker_options(env)
 
 # Uploaded files: config/storage.py. Static files are served by whitenoise before
@@ -179,6 +183,6 @@ start_error_reporting(env, release=GIT_REVISION)
 # defaults, which would also write to stderr and email admins.
 # https://docs.djangoproject.com/en/6.1/topics/logging/#disabling-logging-configuration
 LOGGING_CONFIG = None
-logging.config.dictConfig(logging_config(env.LOG_LEVEL, env.LOG_FORMAT))
+logging.config.dictConfig(logging_config(env.LOG_LEVEL, env.LOG_FORMAT, tracing=tracing(env)))
 # Python's warnings too, which would otherwise bypass logging on stderr.
 logging.captureWarnings(True)

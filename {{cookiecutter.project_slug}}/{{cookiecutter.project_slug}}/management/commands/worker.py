@@ -11,7 +11,9 @@ from django.db import connections
 from django.tasks import task_backends
 from django_ox.backend import OxBackend
 
+from config import telemetry
 from config.database import limit_statement_time
+from config.env import load
 
 # The worker's loop touches its heartbeat file on every pass, at least once per poll
 # interval, tasks running or not. A minute without one is a loop that is stuck, not one
@@ -51,4 +53,6 @@ class Command(BaseCommand):
         # A serving process like web: a stuck query fails its task (which is retried)
         # instead of holding a task thread for ever.
         limit_statement_time()
+        # Traces and metrics, when configured (config/telemetry.py).
+        telemetry.start(load(), settings.GIT_REVISION)
         call_command("ox_worker", **worker)

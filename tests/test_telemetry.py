@@ -1,0 +1,110 @@
+"""OpenTelemetry, on by the standard variable alone: the Procfile's web and worker send
+one trace from a note's request through its queries and its enqueue to the worker's run
+of the task, to a real OTLP/HTTP receiver; the log carries the trace id; probes send
+nothing. That nothing is imported when it is off is the project's own test."""
+
+import json
+import time
+
+import pytest
+
+from backing import REDIS_URL, redis_database
+from bakery import SLUG, collect_static
+from faults import Csrf, write_note
+from otlp import otlp_receiver
+from server import serve
+
+pytestmark = pytest.mark.boot
+
+# Spans leave in batches every 200 ms rather than the default 5 s, metrics every second:
+# the test waits for them, not for the defaults.
+QUICK_EXPORT = {"OTEL_BSP_SCHEDULE_DELAY": "200", "OTEL_METRIC_EXPORT_INTERVAL": "1000"}
+QUICK_WORKER = {"TASKS_POLL_INTERVAL": "0.2"}
+BOOT = 30
+
+
+def wait_for(condition, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := condition():
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"gave up after {timeout} s waiting for {what}")
+
+
+def log_lines(process) -> list[dict]:
+    return [json.loads(line) for line in process.lines if line.startswith("{")]
+
+
+def test_one_trace_follows_a_note_from_the_request_to_the_worker(project, migrated, tmp_path):
+    collect_static(project)
+    with redis_database(), otlp_receiver() as (endpoint, received):
+        environ = (
+            migrated
+            | QUICK_EXPORT
+            | QUICK_WORKER
+            | {
+                "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
+                "CACHE_URL": REDIS_URL,
+                "WEB_CONCURRENCY": "1",
+                "TASKS_HEARTBEAT_FILE": str(tmp_path / "heartbeat"),
+            }
+        )
+        with serve(project, environ) as web, serve(project, environ, "worker") as worker:
+            web.wait_until_serving(timeout=BOOT)
+            wait_for(lambda: worker.count('"worker_started"'), BOOT, "the worker to start")
+            for probe in ("/healthz", "/readyz"):
+                assert web.request(probe, headers={"Host": "10.1.2.3"}).status == 200
+            posted = write_note(web.port, Csrf.fetch(web.port), "traced")
+            assert posted.status == 302, posted
+
+            def consumer():
+                return [span for span in received.spans if span.kind == "CONSUMER"]
+
+            wait_for(consumer, 30, "the worker's span of the task")
+            # SIGTERM: whatever is still buffered must be sent on the way out.
+            assert worker.stop() == 0
+            assert web.stop() == 0
+        spans = list(received.spans)
+
+    (request,) = [s for s in spans if s.kind == "SERVER" and s.name == "POST notes/"]
+    trace = [s for s in spans if s.trace_id == request.trace_id]
+    by_id = {s.span_id: s for s in trace}
+    summary = "\n".join(f"  {s.service} {s.kind} {s.name} <- {s.parent_id}" for s in trace)
+    print(f"\n[{project.interface}] {len(spans)} spans received; the note's trace:\n{summary}")
+
+    assert request.service == SLUG
+    assert request.attributes.get("http.route") == "notes/"
+    assert request.attributes.get("http.status_code") == 302
+    queries = [s for s in trace if s.attributes.get("db.system") == "postgresql"]
+    assert any("INSERT" in s.attributes.get("db.statement", "") for s in queries), summary
+    assert any(s.attributes.get("db.system") == "redis" for s in trace), summary
+    (enqueue,) = [s for s in trace if s.kind == "PRODUCER"]
+    assert enqueue.name == "enqueue process_note"
+    (run,) = [s for s in trace if s.kind == "CONSUMER"]
+    assert run.name == "run process_note" and run.parent_id == enqueue.span_id
+    # The task's own queries, in the worker, inside its span.
+    assert any(
+        s.parent_id == run.span_id and "UPDATE" in s.attributes.get("db.statement", "")
+        for s in queries
+    ), summary
+    # Every span of the trace hangs from the request: one tree, across two processes.
+    for span in trace:
+        if span is not request:
+            assert span.parent_id in by_id, f"{span.name} has no parent in the trace"
+
+    # Probes make no span, nor does anything outside a request or a task (the worker's
+    # polling, the pool's checks): every trace begins at a server span or a task.
+    assert not [s for s in spans if "healthz" in str(s.attributes) or "readyz" in str(s.attributes)]
+    roots = {s.kind for s in spans if not s.parent_id}
+    assert roots <= {"SERVER", "PRODUCER"}, roots
+    assert (SLUG, "http.server.duration") in received.metrics, set(received.metrics)
+
+    # The access line of the request, written after its span ended, carries its trace id.
+    access = [
+        line
+        for line in log_lines(web)
+        if line.get("method") == "POST" and line.get("path") == "/notes/"
+    ]
+    assert [line.get("trace_id") for line in access] == [request.trace_id], access
+    assert web.errors == [] and worker.errors == [], web.errors + worker.errors
