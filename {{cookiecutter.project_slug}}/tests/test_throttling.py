@@ -56,6 +56,20 @@ def test_a_lockout_logs_one_warning_with_account_address_and_count(client, https
     assert WRONG not in caplog.text
 
 
+def test_failures_are_counted_while_the_cache_is_down(client, https, ada, settings):
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Nothing listens on port 1: each connection is refused at once.
+            "LOCATION": "redis://127.0.0.1:1/0",
+        }
+    }
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.db"
+    statuses = [sign_in(client, https, WRONG).status_code for _ in range(SIGN_IN_FAILURE_LIMIT)]
+    assert statuses == [200] * (SIGN_IN_FAILURE_LIMIT - 1) + [429]
+    assert sign_in(client, https, PASSWORD).status_code == 429
+
+
 def test_the_locked_out_page_says_when_to_retry(client, https, ada):
     for _ in range(SIGN_IN_FAILURE_LIMIT):
         sign_in(client, https, WRONG)
