@@ -85,10 +85,14 @@ def send(
     headers: dict[str, str] | None = None,
     timeout: float = 20,
     note: str | None = None,
+    source: str | None = None,
 ) -> Outcome:
-    """One request on a fresh connection, closed afterwards: an outcome per connection."""
+    """One request on a fresh connection, closed afterwards: an outcome per connection.
+    `source`: the local address to connect from (another 127.x.y.z is not a trusted proxy)."""
     outcome = Outcome(action=action or f"{method} {path}", started=time.monotonic(), note=note)
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    connection = http.client.HTTPConnection(
+        "127.0.0.1", port, timeout=timeout, source_address=source and (source, 0)
+    )
     try:
         connection.connect()
         outcome.connected = True

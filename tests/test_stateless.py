@@ -1,6 +1,7 @@
 """Factor VI: two web processes of one project share nothing but the backing services.
-A session begun on one works on the other, a value one caches the other reads, and when
-one is killed outright the other still serves all of it."""
+A session begun on one works on the other, a value one caches the other reads, a
+feature flag turned on from an admin command shows on both at once, and when one is
+killed outright the other still serves all of it."""
 
 import os
 import signal
@@ -42,6 +43,11 @@ def insert_note_behind_the_apps_back(database: str) -> None:
     )
 
 
+def shows_note_ages(visitor: Visitor, server) -> bool:
+    """The example app's feature shipped dark behind the `note_ages` flag."""
+    return 'class="age"' in visitor.get(server, "/notes/").text
+
+
 def test_sessions_and_cache_outlive_a_killed_process(project, migrated, database):
     collect_static(project)
     name, _ = create_user(project, migrated, PASSWORD)
@@ -61,6 +67,19 @@ def test_sessions_and_cache_outlive_a_killed_process(project, migrated, database
         assert signed_in.status == 302, signed_in.text[:300]
         assert f"Signed in as {name}" in visitor.get(second, "/").text
         assert list(cache.scan_iter("*cached_db*")), "no session in the shared cache"
+
+        # Both processes have read (and cached) the flag as off; turning it on, with no
+        # deploy and no restart, shows on both.
+        posted = visitor.submit(first, "/notes/", {"text": "a note to show the age of"})
+        assert posted.status == 302, posted.text[:300]
+        assert not shows_note_ages(visitor, first)
+        assert not shows_note_ages(visitor, second)
+        project.run(
+            *("python", "manage.py", "waffle_flag", "note_ages", "--everyone", "--create"),
+            env=environ,
+        )
+        assert shows_note_ages(visitor, second)
+        assert shows_note_ages(visitor, first)
 
         counted = note_count(visitor, first)
         insert_note_behind_the_apps_back(database)

@@ -14,7 +14,7 @@ from bakery import MATRIX, bake, matrix_id, tool
 
 pytestmark = pytest.mark.bake
 
-PINNED_ACTION = re.compile(r"^\s*- uses: [\w./-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$")
+PINNED_ACTION = re.compile(r"^\s*(- )?uses: [\w./-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$")
 ZIZMOR_IGNORE = re.compile(r"# zizmor: ignore\[[\w-]+\](.*)$")
 
 
@@ -103,13 +103,43 @@ def test_ci_builds_the_image_with_its_commit_after_the_checks(workflows):
         jobs = workflow["jobs"]
         assert jobs["check"]["permissions"] == {"contents": "read"}, name
         image = jobs["image"]
-        assert image["permissions"] == {"contents": "read", "packages": "write"}, name
+        assert image["permissions"] == {
+            "contents": "read",
+            "packages": "write",
+            "id-token": "write",
+        }, name
         assert image["needs"] == "check", name
-        build, publish = image["steps"][1:]
+        build, _sbom, _scan, publish, install_cosign, attach = image["steps"][1:]
         assert 'docker build --build-arg GIT_REVISION="$GITHUB_SHA"' in build["run"], name
         # Pull requests build; only what reached main is published.
-        assert publish["if"] == "github.event_name == 'push'", name
+        for step in (publish, install_cosign, attach):
+            assert step["if"] == "github.event_name == 'push'", name
         assert 'docker push "$IMAGE"' in publish["run"], name
+
+
+def test_ci_publishes_sboms_and_fails_on_fixable_serious_vulnerabilities(workflows):
+    """The locked dependencies are audited by bin/check --audit and exported as a
+    CycloneDX SBOM; the image gets an SBOM, a scan that fails on a high or critical
+    vulnerability with a fix, and, once pushed, the SBOM signed and attached to it."""
+    for name, path in workflows.items():
+        jobs = yaml.safe_load(path.read_text())["jobs"]
+        check = {step.get("run", step.get("uses", "")): step for step in jobs["check"]["steps"]}
+        assert "bin/check --audit" in check, name
+        exported = next(
+            step for step in jobs["check"]["steps"] if "cyclonedx" in step.get("run", "")
+        )
+        assert "uv export --locked --no-dev --format cyclonedx1.5" in exported["run"], name
+        steps = {step.get("uses", "").split("@")[0]: step for step in jobs["image"]["steps"]}
+        assert steps["anchore/sbom-action"]["with"]["format"] == "cyclonedx-json", name
+        scan = steps["anchore/scan-action"]["with"]
+        assert (scan["fail-build"], scan["severity-cutoff"], scan["only-fixed"]) == (
+            True,
+            "high",
+            True,
+        ), name
+        sbom = steps["anchore/sbom-action"]["with"]["output-file"]
+        attach = jobs["image"]["steps"][-1]["run"]
+        assert f"cosign attest --yes --type cyclonedx --predicate {sbom}" in attach, name
 
 
 def test_dependabot_groups_uv_actions_and_compose_weekly(bakes):

@@ -37,6 +37,10 @@ class Page:
 @dataclass
 class Visitor:
     cookies: dict[str, str] = field(default_factory=dict)
+    # Sent with every request, e.g. the X-Forwarded-For a proxy adds.
+    headers: dict[str, str] = field(default_factory=dict)
+    # The local address to connect from: 127.0.0.1 is the trusted proxy, others are not.
+    source: str | None = None
 
     def get(self, server: Server, path: str) -> Page:
         return self._send(server, "GET", path)
@@ -53,8 +57,15 @@ class Visitor:
         headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
         if body is not None:
             headers |= {"Content-Type": "application/x-www-form-urlencoded", "Origin": ORIGIN}
+        headers |= self.headers
         outcome = send(
-            server.port, method, path, body=body and body.encode(), headers=headers, timeout=15
+            server.port,
+            method,
+            path,
+            body=body and body.encode(),
+            headers=headers,
+            timeout=15,
+            source=self.source,
         )
         assert outcome.status, f"{method} {path}: {outcome.error}"
         for name, value in outcome.headers:

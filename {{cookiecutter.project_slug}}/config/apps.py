@@ -9,3 +9,6 @@ class ConfigConfig(AppConfig):
 
     def ready(self):
         from config import checks  # noqa: F401 (importing registers the checks)
+        from config.signin import connect_lockout_log
+
+        connect_lockout_log()

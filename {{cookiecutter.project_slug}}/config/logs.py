@@ -209,5 +209,8 @@ def logging_config(level: str, log_format: str, *, tracing: bool = False) -> dic
             # Django's started and succeeded lines repeat django-ox's without the timing;
             # its line for a task that failed for good is kept: it has the traceback.
             "django.tasks": propagate | {"level": "WARNING", "filters": ["task_fields"]},
+            # django-axes logs every failed sign-in as a WARNING of its own; the lockout
+            # line config/signin.py writes (account, address, count) is the one kept.
+            "axes": propagate | {"level": "ERROR"},
         },
     }

@@ -14,6 +14,7 @@ from config.email import mailers
 from config.env import BASE_DIR, load, secret_key_fallbacks
 from config.errors import start_error_reporting
 from config.logs import logging_config
+from config.signin import SIGN_IN_COOL_OFF, SIGN_IN_FAILURE_LIMIT
 from config.storage import media_storage
 from config.tasks import tasks_settings, worker_options
 from config.telemetry import trace_tasks, tracing
@@ -47,7 +48,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "config.apps.ConfigConfig",
+    "axes",
     "django_ox",
+    "waffle",
     "{{ cookiecutter.project_slug }}",
 ]
 
@@ -67,6 +70,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "config.flags.FlagCookieMiddleware",
+    # Last, as its documentation asks: it turns a locked-out sign-in into the 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -119,9 +125,42 @@ AUTH_USER_MODEL = "users.User"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
 
+# Sign-in throttling: django-axes, config/signin.py
+# https://django-axes.readthedocs.io/en/latest/4_configuration.html
+AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out account and address before the password is checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = SIGN_IN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = SIGN_IN_COOL_OFF
+# Per account *and* address: an attacker can neither lock a user out from everywhere
+# (as per-account locking would let them) nor, by trying one password on many
+# accounts, lock out every user behind the same address (as per-address would).
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# Rows in the database, not the cache: every process counts the same attempts, and a
+# cache outage neither wipes them nor lets attempts through.
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+# The address the access log shows: the peer's, or the client's from X-Forwarded-For
+# when the peer is a trusted proxy (FORWARDED_ALLOW_IPS); never a header from anyone else.
+AXES_CLIENT_IP_CALLABLE = "config.signin.request_client_address"
+FORWARDED_ALLOW_IPS = [entry.strip() for entry in env.FORWARDED_ALLOW_IPS.split(",")]
+# The 429 page (users/locked_out.html) with a Retry-After header.
+AXES_LOCKOUT_CALLABLE = "config.signin.lockout_response"
+# A row per successful sign-in, kept forever, is not needed to throttle.
+AXES_DISABLE_ACCESS_LOG = True
+
 # Cache and sessions: config/cache.py
 CACHES = cache_settings(env.CACHE_URL.get_secret_value(), env.CACHE_SSL_CERT_REQS)
 SESSION_ENGINE = session_engine(env.CACHE_URL.get_secret_value())
+
+# Feature flags: django-waffle, config/flags.py. A flag nobody created is off.
+# https://waffle.readthedocs.io/en/stable/starting/configuring.html
+WAFFLE_FLAG_DEFAULT = False
+WAFFLE_CREATE_MISSING_FLAGS = False
+# The rollout cookie travels over HTTPS only, like the session's.
+WAFFLE_SECURE = not DEBUG
 
 # Email: config/email.py
 MAILERS = mailers(env.EMAIL_URL.get_secret_value())

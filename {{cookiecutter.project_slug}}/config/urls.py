@@ -5,10 +5,18 @@ from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import include, path
 
+from users.reset import ThrottledPasswordResetView
+
 urlpatterns = [
     path("admin/", admin.site.urls),
-    # Sign in, sign out, password reset and change, with the users app's templates.
+    # Sign in, sign out, password reset and change, with the users app's templates;
+    # the reset form throttled, and its email sent by the worker (users/reset.py).
     # https://docs.djangoproject.com/en/6.1/topics/auth/default/#using-the-views
+    path(
+        "accounts/password_reset/",
+        ThrottledPasswordResetView.as_view(),
+        name="password_reset",
+    ),
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("{{ cookiecutter.project_slug }}.urls")),
 ]

@@ -7,6 +7,7 @@ from django.shortcuts import redirect, render
 from django.template.defaultfilters import filesizeformat
 from django.views.decorators.http import require_http_methods
 
+from config import flags
 from {{ cookiecutter.project_slug }}.models import NOTE_COUNT_KEY, Note
 from {{ cookiecutter.project_slug }}.tasks import process_note
 
@@ -15,6 +16,8 @@ LATEST_NOTES = 10
 # Saving a note forgets the count at once (models.py); the timeout bounds how long a
 # write that bypasses the model (raw SQL, a bulk update) leaves it wrong.
 NOTE_COUNT_TIMEOUT = 300
+# Shipped dark: each note's age shows only where an admin turns this flag on.
+NOTE_AGES_FLAG = "note_ages"
 # A web worker is busy for as long as an upload streams through it to storage; files
 # much larger than this belong in direct-to-bucket uploads (presigned POSTs).
 MAX_ATTACHMENT_BYTES = 5 * 1024 * 1024
@@ -60,5 +63,6 @@ def notes(request):
         "notes": Note.objects.all()[:LATEST_NOTES],
         # COUNT(*) reads every row; the cache, shared by all processes, saves repeating it.
         "note_count": cache.get_or_set(NOTE_COUNT_KEY, Note.objects.count, NOTE_COUNT_TIMEOUT),
+        "show_ages": flags.is_active(request, NOTE_AGES_FLAG),
     }
     return render(request, "{{ cookiecutter.project_slug }}/notes.html", context, status=status)
