@@ -12,6 +12,7 @@ from django.db import connections
 from django.db.backends.signals import connection_created
 from psycopg_pool import ConnectionPool
 
+from config.devdatabase import development_database_url
 from config.env import Env
 
 # Wait this long for a free pooled connection, then fail the request rather than
@@ -32,7 +33,7 @@ def database_settings(env: Env) -> dict:
     CONN_MAX_AGE, but a process never holds more than DATABASE_POOL_MAX_SIZE of them,
     however many threads or async tasks it runs (the ASGI interface's classic leak).
     """
-    database = dj_database_url.parse(env.DATABASE_URL.get_secret_value())
+    database = dj_database_url.parse(env.DATABASE_URL.get_secret_value() or development_database_url())
     if database["ENGINE"] != "django.db.backends.postgresql":
         return database
     database["OPTIONS"] = {

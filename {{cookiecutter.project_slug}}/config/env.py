@@ -81,8 +81,10 @@ class Env(BaseSettings):
 
     # Database
     DATABASE_URL: SecretStr = Field(
+        SecretStr(""),
         description="postgres://user:password@host:5432/name (percent-encode special "
-        "characters) or sqlite:///path. Required.",
+        "characters). Required unless DEBUG; empty with DEBUG: PostgreSQL from a wheel, "
+        "in .postgres/.",
     )
     DATABASE_POOL_MAX_SIZE: int = Field(
         4, ge=1, description="Postgres connections each server process may hold open."
@@ -271,7 +273,11 @@ class Env(BaseSettings):
 
     @field_validator("DATABASE_URL")
     @classmethod
-    def usable_database_url(cls, value: SecretStr) -> SecretStr:
+    def usable_database_url(cls, value: SecretStr, info: ValidationInfo) -> SecretStr:
+        if not value.get_secret_value():
+            if info.data.get("DEBUG") is False:
+                raise ValueError("is required when DEBUG is off")
+            return value
         url = urlsplit(value.get_secret_value())
         if url.scheme not in DATABASE_SCHEMES:
             raise ValueError(f"must start with one of {', '.join(DATABASE_SCHEMES)}://")
