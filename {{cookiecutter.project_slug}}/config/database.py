@@ -5,6 +5,7 @@ https://docs.djangoproject.com/en/6.1/ref/databases/#connection-pool
 
 import atexit
 import weakref
+from typing import Any
 
 import dj_database_url
 from django.conf import settings
@@ -26,14 +27,15 @@ POOL_CHECKOUT_TIMEOUT = 10
 POOL_RECONNECT_TIMEOUT = 5
 
 
-def database_settings(env: Env) -> dict:
+def database_settings(env: Env) -> dict[str, Any]:
     """Django's DATABASES["default"].
 
     Postgres connections come from a bounded pool per process: persistent like
     CONN_MAX_AGE, but a process never holds more than DATABASE_POOL_MAX_SIZE of them,
     however many threads or async tasks it runs (the ASGI interface's classic leak).
     """
-    database = dj_database_url.parse(env.DATABASE_URL.get_secret_value() or development_database_url())
+    url = env.DATABASE_URL.get_secret_value() or development_database_url()
+    database: dict[str, Any] = {**dj_database_url.parse(url)}
     if database["ENGINE"] != "django.db.backends.postgresql":
         return database
     database["OPTIONS"] = {
@@ -53,7 +55,7 @@ def database_settings(env: Env) -> dict:
     return database
 
 
-_limited = weakref.WeakSet()
+_limited: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
 def limit_statement_time() -> None:
@@ -85,4 +87,4 @@ def close_pools() -> None:
         return
     for connection in connections.all(initialized_only=True):
         if getattr(connection, "pool", None) is not None:
-            connection.close_pool()
+            connection.close_pool()  # type: ignore[attr-defined]  # Postgres only

@@ -24,7 +24,7 @@ PRUNE_EVERY = 3600
 
 def tasks_settings(env: Env) -> dict:
     """Django's TASKS setting."""
-    backend = {"BACKEND": BACKENDS[env.TASKS_BACKEND]}
+    backend: dict[str, object] = {"BACKEND": BACKENDS[env.TASKS_BACKEND]}
     if env.TASKS_BACKEND == "database":
         backend["OPTIONS"] = {
             "MAX_ATTEMPTS": env.TASKS_MAX_ATTEMPTS,
