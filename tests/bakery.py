@@ -7,10 +7,13 @@ project is installed, so tests stay about what a user sees.
 import itertools
 import json
 import os
+import pwd
 import secrets
 import shutil
+import stat
 import subprocess
 import sys
+import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -198,3 +201,53 @@ def new_database(prefix: str) -> str:
 
 def drop_database(name: str) -> None:
     psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+UNPRIVILEGED = "tfd-newcomer"
+
+
+def unprivileged_account() -> pwd.struct_passwd:
+    """An account without privileges, created on first use (the tests run as root in CI),
+    for running a project as a developer's own account would."""
+    try:
+        return pwd.getpwnam(UNPRIVILEGED)
+    except KeyError:
+        subprocess.run(
+            ["useradd", "--system", "--user-group", "--shell", "/usr/sbin/nologin", UNPRIVILEGED],
+            check=True,
+            capture_output=True,
+        )
+        return pwd.getpwnam(UNPRIVILEGED)
+
+
+def reachable_by_all(path: Path) -> bool:
+    return all(parent.stat().st_mode & stat.S_IXOTH for parent in [path, *path.parents])
+
+
+def shared_directory() -> Path:
+    """A directory outside pytest's own (which only its owner may enter)."""
+    directory = Path(tempfile.mkdtemp(prefix="tfd-shared-"))
+    directory.chmod(0o755)
+    return directory
+
+
+def python_for_all(directory: Path) -> tuple[str, dict[str, str]]:
+    """python313() as any account can run it, and the environment it needs: pyenv keeps
+    it under /root, which no other account may enter, so a tree of hard links to it
+    (a copy where links cannot be made), whose library the loader is pointed at."""
+    prefix = Path(
+        subprocess.run(
+            [python313(), "-c", "import sys; print(sys.base_prefix)"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    )
+    if reachable_by_all(prefix):
+        return python313(), {}
+    shared = directory / "python"
+    linked = subprocess.run(["cp", "-al", str(prefix), str(shared)], capture_output=True)
+    if linked.returncode != 0:
+        shutil.rmtree(shared, ignore_errors=True)
+        subprocess.run(["cp", "-a", str(prefix), str(shared)], check=True)
+    return str(shared / "bin" / "python3.13"), {"LD_LIBRARY_PATH": str(shared / "lib")}

@@ -1,10 +1,20 @@
 """Each baked project installs from its lock and passes its own checks against Postgres."""
 
 import re
+import shutil
+import subprocess
+from pathlib import Path
 
 import pytest
 
-from bakery import database_url, tool, uv_environment
+from bakery import (
+    database_url,
+    python_for_all,
+    shared_directory,
+    tool,
+    unprivileged_account,
+    uv_environment,
+)
 
 pytestmark = pytest.mark.project
 
@@ -14,16 +24,65 @@ def test_shipped_lock_matches_the_baked_pyproject(project):
     assert result.returncode == 0, f"stale uv.lock: run `python3 dev.py lock`\n{result.stderr}"
 
 
-def test_the_projects_own_check_script_passes_against_postgres(project, database):
-    """bin/check: ruff, the project's tests, migrations, static files, deploy checklist."""
-    result = project.run(
-        "bin/check", env=uv_environment() | {"DATABASE_URL": database_url(database)}, timeout=600
-    )
+def test_the_projects_own_check_script_passes_against_postgres(project, database, tmp_path):
+    """bin/check: ruff, mypy, the project's tests with coverage, migrations, static files,
+    deploy checklist. As CI runs it (DATABASE_URL) on one interface; as a newcomer does
+    on the other: an account without privileges, no DATABASE_URL, DEBUG on as in
+    bin/setup's .env, so the development PostgreSQL is created, used and stopped."""
+    if project.interface == "asgi":
+        environ = uv_environment() | {"DATABASE_URL": database_url(database)}
+        result = project.run("bin/check", env=environ, timeout=600)
+    else:
+        result = check_as_a_newcomer(project)
     summary = re.search(r"(\d+) passed", result.stdout)
     assert summary and int(summary.group(1)) >= 20, result.stdout[-3000:]
     assert " failed" not in result.stdout
+    assert "Success: no issues found" in result.stdout  # mypy
+    assert re.search(r"^TOTAL .* (\d+)%$", result.stdout, re.M), result.stdout[-3000:]
     assert "--- all checks passed" in result.stdout
-    print(f"\n[{project.interface}] bin/check: {summary.group(0)}")
+    coverage = re.search(r"^TOTAL .* (\d+)%$", result.stdout, re.M).group(1)
+    print(f"\n[{project.interface}] bin/check: {summary.group(0)}, coverage {coverage}%")
+
+
+def check_as_a_newcomer(project) -> subprocess.CompletedProcess:
+    account = unprivileged_account()
+    shared = shared_directory()
+    try:
+        copy = shared / "project"
+        shutil.copytree(project.path, copy, ignore=shutil.ignore_patterns(".venv", ".postgres"))
+        python, loader = python_for_all(shared)
+        environ = uv_environment() | {"UV_PYTHON": python}
+        subprocess.run(
+            [tool("uv"), "sync", "--locked", "--quiet"], cwd=copy, env=environ, check=True
+        )
+        subprocess.run(["chown", "-R", f"{account.pw_uid}:{account.pw_gid}", str(shared)])
+        result = subprocess.run(
+            ["bin/check"],
+            cwd=copy,
+            env={
+                "PATH": f"{copy / '.venv' / 'bin'}:{Path(tool('uv')).parent}:/usr/bin:/bin",
+                "HOME": str(shared),
+                "UV_CACHE_DIR": str(shared / "uv-cache"),
+                "UV_PYTHON": python,
+                "UV_PYTHON_DOWNLOADS": "never",
+                "UV_NO_PROGRESS": "1",
+                "DEBUG": "true",
+                **loader,
+            },
+            user=account.pw_uid,
+            group=account.pw_gid,
+            extra_groups=[],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-3000:]
+        assert (copy / ".postgres" / "PG_VERSION").exists()
+        assert (copy / ".postgres").stat().st_uid == account.pw_uid
+        assert not (copy / ".postgres" / "postmaster.pid").exists(), "left running"
+        return result
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)
 
 
 def test_collectstatic_needs_no_secret_and_no_database(project, tmp_path):
