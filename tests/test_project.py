@@ -24,7 +24,7 @@ def test_shipped_lock_matches_the_baked_pyproject(project):
     assert result.returncode == 0, f"stale uv.lock: run `python3 dev.py lock`\n{result.stderr}"
 
 
-def test_the_projects_own_check_script_passes_against_postgres(project, database, tmp_path):
+def test_the_projects_own_check_script_passes_against_postgres(project, database):
     """bin/check: ruff, mypy, the project's tests with coverage, migrations, static files,
     deploy checklist. As CI runs it (DATABASE_URL) on one interface; as a newcomer does
     on the other: an account without privileges, no DATABASE_URL, DEBUG on as in
@@ -55,20 +55,25 @@ def check_as_a_newcomer(project) -> subprocess.CompletedProcess:
         subprocess.run(
             [tool("uv"), "sync", "--locked", "--quiet"], cwd=copy, env=environ, check=True
         )
-        subprocess.run(["chown", "-R", f"{account.pw_uid}:{account.pw_gid}", str(shared)])
+        home = shared / "home"
+        home.mkdir()
+        # The project and a home, never the interpreter: its hard links are pyenv's files.
+        for path in (copy, home):
+            subprocess.run(["chown", "-R", f"{account.pw_uid}:{account.pw_gid}", path], check=True)
+        newcomer = {
+            "PATH": f"{copy / '.venv' / 'bin'}:{Path(tool('uv')).parent}:/usr/bin:/bin",
+            "HOME": str(home),
+            "UV_CACHE_DIR": str(home / "uv-cache"),
+            "UV_PYTHON": python,
+            "UV_PYTHON_DOWNLOADS": "never",
+            "UV_NO_PROGRESS": "1",
+            "DEBUG": "true",
+            **loader,
+        }
         result = subprocess.run(
             ["bin/check"],
             cwd=copy,
-            env={
-                "PATH": f"{copy / '.venv' / 'bin'}:{Path(tool('uv')).parent}:/usr/bin:/bin",
-                "HOME": str(shared),
-                "UV_CACHE_DIR": str(shared / "uv-cache"),
-                "UV_PYTHON": python,
-                "UV_PYTHON_DOWNLOADS": "never",
-                "UV_NO_PROGRESS": "1",
-                "DEBUG": "true",
-                **loader,
-            },
+            env=newcomer,
             user=account.pw_uid,
             group=account.pw_gid,
             extra_groups=[],
@@ -77,6 +82,19 @@ def check_as_a_newcomer(project) -> subprocess.CompletedProcess:
             timeout=600,
         )
         assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-3000:]
+        # The README's git hooks, on a first commit: local hooks from the locked tools.
+        as_newcomer = {"cwd": copy, "env": newcomer, "user": account.pw_uid}
+        as_newcomer |= {"group": account.pw_gid, "extra_groups": [], "timeout": 300}
+        commit = ["git", "-c", "user.name=N", "-c", "user.email=n@example.com", "commit"]
+        for command in (
+            ["git", "init", "-q"],
+            ["uv", "run", "--frozen", "prek", "install"],
+            ["git", "add", "-A"],
+            [*commit, "-qm", "Generated"],
+        ):
+            hooks = subprocess.run(command, capture_output=True, text=True, **as_newcomer)
+            assert hooks.returncode == 0, hooks.stdout[-3000:] + hooks.stderr[-3000:]
+        assert (hooks.stdout + hooks.stderr).count("Passed") == 4, hooks.stdout + hooks.stderr
         assert (copy / ".postgres" / "PG_VERSION").exists()
         assert (copy / ".postgres").stat().st_uid == account.pw_uid
         assert not (copy / ".postgres" / "postmaster.pid").exists(), "left running"
