@@ -112,9 +112,13 @@ def test_a_new_clone_serves_after_the_readme_commands(tmp_path, interface):
             time.sleep(0.2)
     finally:
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(server.pid, signal.SIGTERM)
+            os.killpg(server.pid, signal.SIGINT)  # Ctrl-C
         output = server.communicate(timeout=10)[0].decode(errors="replace")
     assert statuses == (200, 200), output[-3000:]
+    # The development PostgreSQL (no DATABASE_URL in bin/setup's .env) served them, and
+    # stopped with its last user.
+    assert (clone / ".postgres" / "PG_VERSION").exists()
+    assert not (clone / ".postgres" / "postmaster.pid").exists(), output[-3000:]
 
 
 SLOW_MIGRATION = """
