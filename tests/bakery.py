@@ -4,6 +4,7 @@ One place knows the option matrix, where Python 3.13 and uv are, and how a baked
 project is installed, so tests stay about what a user sees.
 """
 
+import contextlib
 import itertools
 import json
 import os
@@ -15,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -220,10 +222,6 @@ def unprivileged_account() -> pwd.struct_passwd:
         return pwd.getpwnam(UNPRIVILEGED)
 
 
-def reachable_by_all(path: Path) -> bool:
-    return all(parent.stat().st_mode & stat.S_IXOTH for parent in [path, *path.parents])
-
-
 def shared_directory() -> Path:
     """A directory outside pytest's own (which only its owner may enter)."""
     directory = Path(tempfile.mkdtemp(prefix="tfd-shared-"))
@@ -231,23 +229,26 @@ def shared_directory() -> Path:
     return directory
 
 
-def python_for_all(directory: Path) -> tuple[str, dict[str, str]]:
-    """python313() as any account can run it, and the environment it needs: pyenv keeps
-    it under /root, which no other account may enter, so a tree of hard links to it
-    (a copy where links cannot be made), whose library the loader is pointed at."""
-    prefix = Path(
-        subprocess.run(
-            [python313(), "-c", "import sys; print(sys.base_prefix)"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    )
-    if reachable_by_all(prefix):
-        return python313(), {}
-    shared = directory / "python"
-    linked = subprocess.run(["cp", "-al", str(prefix), str(shared)], capture_output=True)
-    if linked.returncode != 0:
-        shutil.rmtree(shared, ignore_errors=True)
-        subprocess.run(["cp", "-a", str(prefix), str(shared)], check=True)
-    return str(shared / "bin" / "python3.13"), {"LD_LIBRARY_PATH": str(shared / "lib")}
+@contextlib.contextmanager
+def python_for_all() -> Iterator[None]:
+    """python313() runnable by any account while this lasts: pyenv keeps it under /root,
+    which only root may enter, so the folders above it that others cannot pass through
+    get o+x (passing, not listing) until the block ends."""
+    prefix = subprocess.run(
+        [python313(), "-c", "import sys; print(sys.base_prefix)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    closed = {
+        folder: folder.stat().st_mode
+        for folder in Path(prefix).parents
+        if not folder.stat().st_mode & stat.S_IXOTH
+    }
+    try:
+        for folder, mode in closed.items():
+            folder.chmod(stat.S_IMODE(mode) | stat.S_IXOTH)
+        yield
+    finally:
+        for folder, mode in closed.items():
+            folder.chmod(stat.S_IMODE(mode))

@@ -9,6 +9,7 @@ import os
 import pty
 import re
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from bakery import TEMPLATE, bake, install, python313, tool
+from bakery import TEMPLATE, bake, install, python313, shared_directory, tool
 from server import free_port
 
 sys.path.insert(0, str(TEMPLATE))
@@ -198,10 +199,13 @@ def screenshot(url: str, destination: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def developer_project(tmp_path_factory):
-    """A default bake with the development .env its post-gen hook wrote, installed."""
-    path = bake(tmp_path_factory.mktemp("first-minutes"))
-    return install(path, "wsgi").path
+def developer_project():
+    """A default bake with the development .env its post-gen hook wrote, installed.
+    Outside pytest's temporary folder, which pytest keeps closed to other accounts: as
+    root, the development PostgreSQL runs as an account of its own, which must reach it."""
+    shared = shared_directory()
+    yield install(bake(shared), "wsgi").path
+    shutil.rmtree(shared)
 
 
 # A one-off command beside bin/dev: saves a note and waits for bin/dev's worker to

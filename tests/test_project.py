@@ -9,6 +9,7 @@ import pytest
 
 from bakery import (
     database_url,
+    python313,
     python_for_all,
     shared_directory,
     tool,
@@ -47,56 +48,42 @@ def test_the_projects_own_check_script_passes_against_postgres(project, database
 def check_as_a_newcomer(project) -> subprocess.CompletedProcess:
     account = unprivileged_account()
     shared = shared_directory()
+    copy, home = shared / "project", shared / "home"
+    shutil.copytree(project.path, copy, ignore=shutil.ignore_patterns(".venv", ".postgres"))
+    home.mkdir()
+    newcomer = {
+        "PATH": f"{copy / '.venv' / 'bin'}:{Path(tool('uv')).parent}:/usr/bin:/bin",
+        "HOME": str(home),
+        "UV_CACHE_DIR": str(home / "uv-cache"),
+        "UV_PYTHON": python313(),
+        "UV_PYTHON_DOWNLOADS": "never",
+        "UV_NO_PROGRESS": "1",
+        "DEBUG": "true",
+    }
+    as_newcomer = {"cwd": copy, "env": newcomer, "user": account.pw_uid}
+    as_newcomer |= {"group": account.pw_gid, "extra_groups": [], "timeout": 600}
     try:
-        copy = shared / "project"
-        shutil.copytree(project.path, copy, ignore=shutil.ignore_patterns(".venv", ".postgres"))
-        python, loader = python_for_all(shared)
-        environ = uv_environment() | {"UV_PYTHON": python}
-        subprocess.run(
-            [tool("uv"), "sync", "--locked", "--quiet"], cwd=copy, env=environ, check=True
-        )
-        home = shared / "home"
-        home.mkdir()
-        # The project and a home, never the interpreter: its hard links are pyenv's files.
+        # Installed by root from its uv cache (the newcomer's would download it all).
+        install = [tool("uv"), "sync", "--locked", "--quiet"]
+        subprocess.run(install, cwd=copy, env=uv_environment(), check=True)
         for path in (copy, home):
             subprocess.run(["chown", "-R", f"{account.pw_uid}:{account.pw_gid}", path], check=True)
-        newcomer = {
-            "PATH": f"{copy / '.venv' / 'bin'}:{Path(tool('uv')).parent}:/usr/bin:/bin",
-            "HOME": str(home),
-            "UV_CACHE_DIR": str(home / "uv-cache"),
-            "UV_PYTHON": python,
-            "UV_PYTHON_DOWNLOADS": "never",
-            "UV_NO_PROGRESS": "1",
-            "DEBUG": "true",
-            **loader,
-        }
-        result = subprocess.run(
-            ["bin/check"],
-            cwd=copy,
-            env=newcomer,
-            user=account.pw_uid,
-            group=account.pw_gid,
-            extra_groups=[],
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-        assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-3000:]
-        # The README's git hooks, on a first commit: local hooks from the locked tools.
-        as_newcomer = {"cwd": copy, "env": newcomer, "user": account.pw_uid}
-        as_newcomer |= {"group": account.pw_gid, "extra_groups": [], "timeout": 300}
-        commit = ["git", "-c", "user.name=N", "-c", "user.email=n@example.com", "commit"]
-        for command in (
-            ["git", "init", "-q"],
-            ["uv", "run", "--frozen", "prek", "install"],
-            ["git", "add", "-A"],
-            [*commit, "-qm", "Generated"],
-        ):
-            hooks = subprocess.run(command, capture_output=True, text=True, **as_newcomer)
-            assert hooks.returncode == 0, hooks.stdout[-3000:] + hooks.stderr[-3000:]
+        with python_for_all():
+            result = subprocess.run(["bin/check"], capture_output=True, text=True, **as_newcomer)
+            assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-3000:]
+            # The README's git hooks, on a first commit: local hooks, the locked tools.
+            commit = ["git", "-c", "user.name=N", "-c", "user.email=n@example.com", "commit"]
+            for command in (
+                ["git", "init", "-q"],
+                ["uv", "run", "--frozen", "prek", "install"],
+                ["git", "add", "-A"],
+                [*commit, "-qm", "Generated"],
+            ):
+                hooks = subprocess.run(command, capture_output=True, text=True, **as_newcomer)
+                assert hooks.returncode == 0, hooks.stdout[-3000:] + hooks.stderr[-3000:]
         assert (hooks.stdout + hooks.stderr).count("Passed") == 4, hooks.stdout + hooks.stderr
-        assert (copy / ".postgres" / "PG_VERSION").exists()
         assert (copy / ".postgres").stat().st_uid == account.pw_uid
+        assert (copy / ".postgres" / "PG_VERSION").exists()
         assert not (copy / ".postgres" / "postmaster.pid").exists(), "left running"
         return result
     finally:
