@@ -6,6 +6,7 @@ template's tests fail when a lock no longer matches the baked pyproject.toml; th
 `python3 dev.py lock`, which calls this.
 """
 
+import json
 import os
 import subprocess
 import sys
@@ -17,6 +18,8 @@ from reserved_names import INTERFACES, TEMPLATE
 
 PROJECT_DIR = TEMPLATE / "{{cookiecutter.project_slug}}"
 PLACEHOLDER_SLUG = "lockfile_placeholder"
+DEFAULT_GROUPS = 'default-groups = ["dev", "postgres{major}"]'
+DEFAULT_MAJOR = json.loads((TEMPLATE / "cookiecutter.json").read_text())["postgres_version"][0]
 
 
 def lock_path(interface: str) -> Path:
@@ -35,6 +38,12 @@ def regenerate(interface: str, uv: str) -> None:
     name = PLACEHOLDER_SLUG.replace("_", "-")
     if text.count(f'name = "{name}"') != 1:
         sys.exit(f"expected the project's own entry once in the {interface} lock")
+    # uv records the default groups, which name the bake's Postgres major; every major's
+    # group is resolved in the one lock.
+    groups = DEFAULT_GROUPS.format(major=DEFAULT_MAJOR)
+    if text.count(groups) != 1:
+        sys.exit(f"expected {groups} once in the {interface} lock")
+    text = text.replace(groups, DEFAULT_GROUPS.format(major="{{ cookiecutter.postgres_version }}"))
     lock_path(interface).write_text(
         text.replace(
             f'name = "{name}"', 'name = "{{ cookiecutter.project_slug | replace("_", "-") }}"'

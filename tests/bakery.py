@@ -4,14 +4,19 @@ One place knows the option matrix, where Python 3.13 and uv are, and how a baked
 project is installed, so tests stay about what a user sees.
 """
 
+import contextlib
 import itertools
 import json
 import os
+import pwd
 import secrets
 import shutil
+import stat
 import subprocess
 import sys
+import tempfile
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -221,3 +226,52 @@ def new_database(prefix: str) -> str:
 
 def drop_database(name: str) -> None:
     psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+UNPRIVILEGED = "tfd-newcomer"
+
+
+def unprivileged_account() -> pwd.struct_passwd:
+    """An account without privileges, created on first use (the tests run as root in CI),
+    for running a project as a developer's own account would."""
+    try:
+        return pwd.getpwnam(UNPRIVILEGED)
+    except KeyError:
+        subprocess.run(
+            ["useradd", "--system", "--user-group", "--shell", "/usr/sbin/nologin", UNPRIVILEGED],
+            check=True,
+            capture_output=True,
+        )
+        return pwd.getpwnam(UNPRIVILEGED)
+
+
+def shared_directory() -> Path:
+    """A directory outside pytest's own (which only its owner may enter)."""
+    directory = Path(tempfile.mkdtemp(prefix="tfd-shared-"))
+    directory.chmod(0o755)
+    return directory
+
+
+@contextlib.contextmanager
+def python_for_all() -> Iterator[None]:
+    """python313() runnable by any account while this lasts: pyenv keeps it under /root,
+    which only root may enter, so the folders above it that others cannot pass through
+    get o+x (passing, not listing) until the block ends."""
+    prefix = subprocess.run(
+        [python313(), "-c", "import sys; print(sys.base_prefix)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    closed = {
+        folder: folder.stat().st_mode
+        for folder in Path(prefix).parents
+        if not folder.stat().st_mode & stat.S_IXOTH
+    }
+    try:
+        for folder, mode in closed.items():
+            folder.chmod(stat.S_IMODE(mode) | stat.S_IXOTH)
+        yield
+    finally:
+        for folder, mode in closed.items():
+            folder.chmod(stat.S_IMODE(mode))

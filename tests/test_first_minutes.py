@@ -9,6 +9,7 @@ import os
 import pty
 import re
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from bakery import TEMPLATE, bake, install, python313, tool
+from bakery import TEMPLATE, bake, install, python313, shared_directory, tool
 from server import free_port
 
 sys.path.insert(0, str(TEMPLATE))
@@ -198,14 +199,67 @@ def screenshot(url: str, destination: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def developer_project(tmp_path_factory):
-    """A default bake with the development .env its post-gen hook wrote, installed."""
-    path = bake(tmp_path_factory.mktemp("first-minutes"))
-    return install(path, "wsgi").path
+def developer_project():
+    """A default bake with the development .env its post-gen hook wrote, installed.
+    Outside pytest's temporary folder, which pytest keeps closed to other accounts: as
+    root, the development PostgreSQL runs as an account of its own, which must reach it."""
+    shared = shared_directory()
+    yield install(bake(shared), "wsgi").path
+    shutil.rmtree(shared)
+
+
+# A one-off command beside bin/dev: saves a note and waits for bin/dev's worker to
+# count its words, both on the development PostgreSQL they share.
+ONE_OFF = """
+import time
+from demo_shop.models import Note
+from demo_shop.tasks import process_note
+note = Note.objects.create(text="three short words")
+process_note.enqueue(note.pk)
+deadline = time.monotonic() + 30
+while Note.objects.get(pk=note.pk).words is None and time.monotonic() < deadline:
+    time.sleep(0.2)
+print("words counted by the worker:", Note.objects.get(pk=note.pk).words)
+"""
+
+
+def development_postgres(project: Path) -> int | None:
+    """The pid of the project's development PostgreSQL, if it runs."""
+    with contextlib.suppress(OSError, ValueError):
+        pid = int((project / ".postgres" / "postmaster.pid").read_text().split()[0])
+        if alive(pid) and "postgres" in Path(f"/proc/{pid}/cmdline").read_text():
+            return pid
+    return None
+
+
+def start_dev(command: str, project: Path, environ: dict) -> tuple[subprocess.Popen, list]:
+    process = subprocess.Popen(
+        shlex.split(command),
+        cwd=project,
+        env=environ,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # a group of its own, as a terminal gives a foreground job
+    )
+    lines: list[str] = []
+    threading.Thread(target=lambda: lines.extend(process.stdout), daemon=True).start()
+    return process, lines
+
+
+def first_200(process: subprocess.Popen, port: int, started: float) -> float | None:
+    while time.monotonic() - started < 120 and process.poll() is None:
+        if get_home(port) == 200:
+            return time.monotonic() - started
+        time.sleep(0.2)
+    return None
 
 
 @pytest.mark.boot
 def test_the_readme_command_runs_every_process_until_ctrl_c(developer_project, tmp_path):
+    """On the development PostgreSQL (no DATABASE_URL): bin/dev serves, its worker runs a
+    task a one-off command enqueues, a SIGKILL of everything (the database too) is
+    recovered from by the next bin/dev, and Ctrl-C stops every process, the database's."""
     *setup, long_running = readme_commands(developer_project)
     environ = {
         "PATH": f"{Path(tool('uv')).parent}{os.pathsep}{os.environ['PATH']}",
@@ -216,6 +270,7 @@ def test_the_readme_command_runs_every_process_until_ctrl_c(developer_project, t
         "UV_NO_PROGRESS": "1",
     }
     port = int(environ["PORT"])
+    assert "\nDATABASE_URL=" not in (developer_project / ".env").read_text()
     timings = {}
     for command in setup:
         started = time.monotonic()
@@ -224,27 +279,43 @@ def test_the_readme_command_runs_every_process_until_ctrl_c(developer_project, t
         )
         timings[command] = time.monotonic() - started
     started = time.monotonic()
-    process = subprocess.Popen(
-        shlex.split(long_running),
-        cwd=developer_project,
-        env=environ,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,  # a group of its own, as a terminal gives a foreground job
-    )
-    lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.extend(process.stdout), daemon=True)
-    reader.start()
+    process, lines = start_dev(long_running, developer_project, environ)
     try:
-        first = None
-        while time.monotonic() - started < 120 and process.poll() is None:
-            if get_home(port) == 200:
-                first = time.monotonic() - started
-                break
-            time.sleep(0.2)
+        first = first_200(process, port, started)
         assert first is not None, "no 200 from /\n" + "".join(lines[-40:])
         assert any("release.1 stopped (rc=0)" in line for line in lines), "".join(lines)
+        one_off_started = time.monotonic()
+        one_off = subprocess.run(
+            ["uv", "run", "--frozen", "python", "manage.py", "shell", "-c", ONE_OFF],
+            cwd=developer_project,
+            env=environ,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        one_off_seconds = time.monotonic() - one_off_started
+        assert "words counted by the worker: 3" in one_off.stdout, one_off.stderr[-3000:]
+        assert get_home(port) == 200, "".join(lines[-40:])
+        # A crash of everything: bin/dev, each process it started, and the database.
+        database = development_postgres(developer_project)
+        assert database is not None
+        for pid in [process.pid, *descendants(process.pid), database]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        process.wait(timeout=10)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+    deadline = time.monotonic() + 10
+    while development_postgres(developer_project) and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+    restarted = time.monotonic()
+    process, lines = start_dev(long_running, developer_project, environ)
+    try:
+        again = first_200(process, port, restarted)
+        assert again is not None, "no 200 after a SIGKILL\n" + "".join(lines[-40:])
         time.sleep(3)  # the web process must outlive the release step, not stop with it
         assert get_home(port) == 200, "".join(lines[-40:])
         picture = tmp_path / "development-home-page.png"
@@ -264,14 +335,18 @@ def test_the_readme_command_runs_every_process_until_ctrl_c(developer_project, t
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=10)
-        reader.join(timeout=5)
     print(
         "\n"
         + "; ".join(f"`{command}` {seconds:.1f} s" for command, seconds in timings.items())
-        + f"; `{long_running}`: first 200 from / after {first:.1f} s; "
+        + f"; `{long_running}`: first 200 from / after {first:.1f} s (database created), "
+        f"{again:.1f} s after a SIGKILL; a one-off task round trip {one_off_seconds:.1f} s; "
         f"Ctrl-C stopped {len(processes)} processes in {stopped:.1f} s; "
         f"the development home page: {picture}"
     )
     assert left == [], f"still running after Ctrl-C: {left}"
     assert get_home(port) is None
     assert stopped < GRACEFUL_SECONDS
+    deadline = time.monotonic() + 10
+    while development_postgres(developer_project) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert development_postgres(developer_project) is None, "the last user left it running"

@@ -8,6 +8,7 @@ import os
 import re
 import secrets
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -25,6 +26,7 @@ from bakery import (
     drop_database,
     new_database,
     python313,
+    shared_directory,
     tool,
     with_test_views,
 )
@@ -72,10 +74,11 @@ def clean_clone(tmp_path: Path, interface: str) -> Path:
 
 @pytest.mark.boot
 @pytest.mark.parametrize("interface", ["wsgi", "asgi"])
-def test_a_new_clone_serves_after_the_readme_commands(tmp_path, interface):
+def test_a_new_clone_serves_after_the_readme_commands(interface):
     """The README's commands as written, with two additions a script needs: the
     superuser's answers from DJANGO_SUPERUSER_* (`--noinput`), and a free port."""
-    clone = clean_clone(tmp_path, interface)
+    # Outside pytest's folder, closed to the account the development PostgreSQL runs as.
+    clone = clean_clone(shared_directory(), interface)
     port = free_port()
     environ = {
         "PATH": os.environ["PATH"],
@@ -112,9 +115,14 @@ def test_a_new_clone_serves_after_the_readme_commands(tmp_path, interface):
             time.sleep(0.2)
     finally:
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(server.pid, signal.SIGTERM)
+            os.killpg(server.pid, signal.SIGINT)  # Ctrl-C
         output = server.communicate(timeout=10)[0].decode(errors="replace")
     assert statuses == (200, 200), output[-3000:]
+    # The development PostgreSQL (no DATABASE_URL in bin/setup's .env) served them, and
+    # stopped with its last user.
+    assert (clone / ".postgres" / "PG_VERSION").exists()
+    assert not (clone / ".postgres" / "postmaster.pid").exists(), output[-3000:]
+    shutil.rmtree(clone.parent)
 
 
 SLOW_MIGRATION = """

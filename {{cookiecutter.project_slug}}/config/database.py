@@ -5,11 +5,13 @@ https://docs.djangoproject.com/en/6.1/ref/databases/#connection-pool
 
 import atexit
 import weakref
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from django.conf import settings
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
+from config.devdatabase import development_database_url
 from config.variables import EnvPart
 
 SCHEMES = ("postgres", "postgresql", "pgsql", "sqlite")
@@ -31,9 +33,11 @@ POOLER_PARAMETER = "pgbouncer"
 
 class DatabaseEnv(EnvPart):
     DATABASE_URL: SecretStr = Field(
+        SecretStr(""),
         description="postgres://user:password@host:5432/name (percent-encode special "
         "characters; ?host=/socket/directory for a Unix socket; ?pgbouncer=true behind a "
-        "transaction pooler: README, Behind PgBouncer) or sqlite:///path. Required.",
+        "transaction pooler: README, Behind PgBouncer). Required unless DEBUG; empty with "
+        "DEBUG: PostgreSQL from a wheel, in .postgres/.",
     )
     DATABASE_POOL_MAX_SIZE: int = Field(
         4, ge=1, description="Postgres connections each server process may hold open."
@@ -66,7 +70,11 @@ class DatabaseEnv(EnvPart):
 
     @field_validator("DATABASE_URL")
     @classmethod
-    def usable_database_url(cls, value: SecretStr) -> SecretStr:
+    def usable_database_url(cls, value: SecretStr, info: ValidationInfo) -> SecretStr:
+        if not value.get_secret_value():
+            if info.data.get("DEBUG") is False:
+                raise ValueError("is required when DEBUG is off")
+            return value
         url = urlsplit(value.get_secret_value())
         if url.scheme not in SCHEMES:
             raise ValueError(f"must start with one of {', '.join(SCHEMES)}://")
@@ -95,12 +103,12 @@ def split_pooler_flag(url: str) -> tuple[str, bool]:
     return parts._replace(query=rest).geturl(), flags[-1] == "true"
 
 
-def behind_transaction_pooler(database: dict) -> bool:
+def behind_transaction_pooler(database: dict[str, Any]) -> bool:
     """Whether this DATABASES entry came from a URL with ?pgbouncer=true."""
     return database.get("DISABLE_SERVER_SIDE_CURSORS", False)
 
 
-def database_settings(env: DatabaseEnv) -> dict:
+def database_settings(env: DatabaseEnv) -> dict[str, Any]:
     """Django's DATABASES["default"].
 
     Postgres connections come from a bounded pool per process: persistent like
@@ -116,8 +124,9 @@ def database_settings(env: DatabaseEnv) -> dict:
     import dj_database_url
     from psycopg_pool import ConnectionPool
 
-    url, pooled = split_pooler_flag(env.DATABASE_URL.get_secret_value())
-    database = dj_database_url.parse(url)
+    given = env.DATABASE_URL.get_secret_value() or development_database_url()
+    url, pooled = split_pooler_flag(given)
+    database: dict[str, Any] = {**dj_database_url.parse(url)}
     if database["ENGINE"] != "django.db.backends.postgresql":
         return database
     database["OPTIONS"] = {
@@ -142,7 +151,7 @@ def database_settings(env: DatabaseEnv) -> dict:
     return database
 
 
-_limited = weakref.WeakSet()
+_limited: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
 def limit_statement_time() -> None:
@@ -184,4 +193,4 @@ def close_pools() -> None:
 
     for connection in connections.all(initialized_only=True):
         if getattr(connection, "pool", None) is not None:
-            connection.close_pool()
+            connection.close_pool()  # type: ignore[attr-defined]  # Postgres only

@@ -7,6 +7,7 @@ https://12factor.net/backing-services
 """
 
 import socket
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from functools import partial
@@ -55,7 +56,7 @@ class Service:
     backend: str
     where: str
     state: str = "not checked"
-    probe: object = None
+    probe: Callable[[], object] | None = None
     readme: str = ""
 
     @property
@@ -107,7 +108,7 @@ def _storage_probe(alias: str) -> bool:
 
 
 def _caches() -> list[Service]:
-    if not settings.is_overridden("CACHES"):
+    if not settings.is_overridden("CACHES"):  # type: ignore[misc]  # missing from django-stubs
         return []
     found = []
     for alias, config in settings.CACHES.items():
@@ -146,7 +147,7 @@ def _storages() -> list[Service]:
 
 
 def _tasks() -> list[Service]:
-    if not settings.is_overridden("TASKS"):
+    if not settings.is_overridden("TASKS"):  # type: ignore[misc]  # missing from django-stubs
         return []
     found = []
     for alias, config in settings.TASKS.items():
@@ -167,7 +168,7 @@ def backing_services() -> list[Service]:
     if not probed:
         return services
     pool = ThreadPoolExecutor(max_workers=len(probed), thread_name_prefix="status-probe")
-    futures = {pool.submit(service.probe): service for service in probed}
+    futures = {pool.submit(service.probe): service for service in probed if service.probe}
     done, _ = wait(futures, timeout=WAIT_SECONDS)
     # A probe still running is left to its own timeout; the page does not wait for it.
     pool.shutdown(wait=False)

@@ -68,7 +68,7 @@ class TasksEnv(EnvPart):
 
 def tasks_settings(env: TasksEnv) -> dict:
     """Django's TASKS setting."""
-    backend = {"BACKEND": BACKENDS[env.TASKS_BACKEND]}
+    backend: dict[str, object] = {"BACKEND": BACKENDS[env.TASKS_BACKEND]}
     if env.TASKS_BACKEND == "database":
         backend["OPTIONS"] = {
             "WORKER_CLASS": "{{ cookiecutter.project_slug }}.worker.Worker",

@@ -3,11 +3,11 @@
 from django.conf import settings
 from django.conf.urls.static import static
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import URLPattern, URLResolver, include, path
 
 from users.reset import ThrottledPasswordResetView
 
-urlpatterns = [
+urlpatterns: list[URLPattern | URLResolver] = [
     path("admin/", admin.site.urls),
     # Sign in, sign out, password reset and change, with the users app's templates;
     # the reset form throttled, and its email sent by the worker (users/reset.py).

@@ -32,7 +32,7 @@ LOCAL = {
 }
 
 
-def twelve_factor_issues(settings, debug: bool, **overrides) -> dict[str, str]:
+def twelve_factor_issues(settings, debug: bool, **overrides) -> dict[str | None, str | None]:
     for name, value in (SHARED | overrides).items():
         setattr(settings, name, value)
     settings.DEBUG = debug

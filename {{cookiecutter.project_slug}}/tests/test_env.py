@@ -1,6 +1,7 @@
 """The environment is validated before anything serves, and documented where people look."""
 
 import re
+from typing import Any
 
 import dj_database_url
 import pytest
@@ -21,7 +22,7 @@ ALIASES = {
 STRONG_KEY = "k7Gq2vXz9LmP4wRt8YbN3cJh6FdS1aQe5UoI0pKlZxCvBnMgT-Wd"
 
 
-def problems(**environ: str) -> str:
+def problems(**environ: Any) -> str:
     """The message a process would print for this environment (no .env file read)."""
     with pytest.raises(ValidationError) as error:
         Env(_env_file=None, **environ)
@@ -34,10 +35,16 @@ def clean_environment(monkeypatch):
         monkeypatch.delenv(name, raising=False)
 
 
+def test_development_needs_no_database_url():
+    """DEBUG on without DATABASE_URL: config/devdatabase.py starts PostgreSQL from a wheel."""
+    env = Env(_env_file=None, DJANGO_SECRET_KEY=STRONG_KEY, DEBUG="1")
+    assert env.DATABASE_URL.get_secret_value() == ""
+
+
 def test_missing_required_variables_are_all_named_in_one_message():
     message = problems()
     assert "DJANGO_SECRET_KEY: is required but not set" in message
-    assert "DATABASE_URL: is required but not set" in message
+    assert "DATABASE_URL: is required when DEBUG is off" in message
     assert "ALLOWED_HOSTS: must name at least one host when DEBUG is off" in message
     assert message.startswith("Configuration error: 3 environment variables")
 

@@ -48,7 +48,7 @@ def test_a_traceback_stays_inside_its_json_line():
 def access(path: str) -> list[dict]:
     """What gunicorn's access log writes for one request to `path`."""
     logger = AccessLogger(Config())
-    records = []
+    records: list[logging.LogRecord] = []
     logger.access_log = logging.Logger("gunicorn.access", logging.INFO)
     logger.access_log.handle = records.append
     response = SimpleNamespace(status_code=200, sent=31, headers=[("X-Request-ID", "abc")])
