@@ -5,11 +5,30 @@ https://docs.djangoproject.com/en/6.1/topics/cache/#redis
 
 from urllib.parse import urlsplit
 
+from pydantic import Field, SecretStr, field_validator
+
+from config.variables import EnvPart
+
 # Valkey speaks Redis' protocol; the client library knows only the redis schemes.
 CLIENT_SCHEMES = {"redis": "redis", "rediss": "rediss", "valkey": "redis", "valkeys": "rediss"}
 # A healthy cache answers within a millisecond or two. One that has not answered in
 # 2 s is gone: the request fails then, not at the platform router's 30 s timeout.
 SOCKET_TIMEOUT = 2
+
+
+class CacheEnv(EnvPart):
+    CACHE_URL: SecretStr = Field(
+        SecretStr(""),
+        description="redis://[:password@]host:6379/0 (rediss:// for TLS; valkey:// alike). "
+        "Empty: each process caches in its own memory (development only).",
+    )
+
+    @field_validator("CACHE_URL")
+    @classmethod
+    def usable_cache_url(cls, value: SecretStr) -> SecretStr:
+        if url := value.get_secret_value():
+            check_cache_url(url)
+        return value
 
 
 def check_cache_url(url: str) -> None:

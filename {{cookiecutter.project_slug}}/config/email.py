@@ -6,7 +6,12 @@ SMTP, for a mail catcher on a private network. Empty or console:// prints each e
 https://docs.djangoproject.com/en/6.1/ref/settings/#mailers
 """
 
+from email.utils import parseaddr
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from pydantic import Field, SecretStr, field_validator
+
+from config.variables import CommaSeparated, EnvPart
 
 SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
 CONSOLE_BACKEND = "django.core.mail.backends.console.EmailBackend"
@@ -16,6 +21,44 @@ DEFAULT_PORTS = {"smtp": 587, "smtps": 465}
 # router's 30 s timeout, instead of holding the worker.
 EMAIL_TIMEOUT = 10
 STARTTLS_VALUES = {"true": True, "false": False}
+
+
+class EmailEnv(EnvPart):
+    EMAIL_URL: SecretStr = Field(
+        SecretStr(""),
+        description="smtp://user:password@host:587 (STARTTLS), smtps://user:password@host:465 "
+        "(TLS from the start), smtp://host:1025?starttls=false (plain). Empty or console://: "
+        "printed to stdout (development only).",
+    )
+    DEFAULT_FROM_EMAIL: str = Field(
+        {{ ("noreply@" ~ cookiecutter.domain_name) | python_string(8) | indent(8) }},
+        description="Sender address of the site's emails (password resets), with an optional "
+        "display name.",
+    )
+    SERVER_EMAIL: str = Field(
+        "", description="Sender of error reports to the site's admins. Empty: DEFAULT_FROM_EMAIL."
+    )
+    ADMINS: CommaSeparated = Field(
+        default_factory=list,
+        description="Comma-separated email addresses of the site's admins, told of each new "
+        "note. Empty: nobody.",
+    )
+
+    @field_validator("EMAIL_URL")
+    @classmethod
+    def usable_email_url(cls, value: SecretStr) -> SecretStr:
+        mailers(value.get_secret_value())
+        return value
+
+    @field_validator("DEFAULT_FROM_EMAIL", "SERVER_EMAIL", "ADMINS")
+    @classmethod
+    def email_addresses(cls, value: str | list[str]) -> str | list[str]:
+        addresses = [value] if isinstance(value, str) else value
+        if any(address and "@" not in parseaddr(address)[1] for address in addresses):
+            if isinstance(value, str):
+                raise ValueError("must be an email address, as in Name <noreply@example.com>")
+            raise ValueError("each must be an email address")
+        return value
 
 
 def mailers(url: str) -> dict:

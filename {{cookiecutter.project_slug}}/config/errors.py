@@ -5,10 +5,36 @@ personal data: no cookies, no user's details.
 https://docs.sentry.io/platforms/python/integrations/django/
 """
 
-from config.env import Env
+from pydantic import Field, SecretStr, field_validator
+
+from config.variables import EnvPart
 
 
-def start_error_reporting(env: Env) -> None:
+class ErrorsEnv(EnvPart):
+    SENTRY_DSN: SecretStr = Field(
+        SecretStr(""),
+        description="Send unhandled errors to Sentry (or a compatible service). Empty: off.",
+    )
+    SENTRY_ENVIRONMENT: str = Field(
+        "production", description="The environment name errors are filed under."
+    )
+
+    @field_validator("SENTRY_DSN")
+    @classmethod
+    def usable_sentry_dsn(cls, value: SecretStr) -> SecretStr:
+        if value.get_secret_value():
+            from sentry_sdk.utils import BadDsn, Dsn
+
+            try:
+                Dsn(value.get_secret_value())
+            except (BadDsn, ValueError):
+                raise ValueError(
+                    "must look like https://key@host/project-id (Sentry's client keys page)"
+                ) from None
+        return value
+
+
+def start_error_reporting(env: ErrorsEnv, release: str) -> None:
     dsn = env.SENTRY_DSN.get_secret_value()
     if not dsn:
         return
@@ -17,7 +43,7 @@ def start_error_reporting(env: Env) -> None:
 
     sentry_sdk.init(
         dsn=dsn,
-        release=env.GIT_REVISION,
+        release=release,
         environment=env.SENTRY_ENVIRONMENT,
         integrations=[DjangoIntegration()],
         # Personal data stays out of reports unless someone decides otherwise, with a

@@ -10,10 +10,23 @@ import ipaddress
 import json
 import logging
 from datetime import UTC, datetime
+from typing import Literal
 
 from gunicorn.glogging import Logger as GunicornLogger
+from pydantic import Field
 
 from config.requestid import HEADER, current_request_id
+from config.variables import EnvPart
+
+
+class LoggingEnv(EnvPart):
+    LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
+        "INFO", description="The least severe level that is logged."
+    )
+    LOG_FORMAT: Literal["json", "console"] = Field(
+        "json", description="json: one JSON object per line; console: for people."
+    )
+
 
 # Platforms probe these every few seconds: 17,000 access lines a day per Kubernetes pod,
 # and a fifth of the CPU a probe costs.

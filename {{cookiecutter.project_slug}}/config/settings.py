@@ -11,7 +11,7 @@ from django.utils.csp import CSP
 from config.cache import cache_settings, session_engine
 from config.database import database_settings
 from config.email import mailers
-from config.env import BASE_DIR, load
+from config.env import BASE_DIR, load, secret_key_fallbacks
 from config.errors import start_error_reporting
 from config.logs import logging_config
 from config.storage import media_storage
@@ -21,6 +21,9 @@ env = load()
 
 # Core
 SECRET_KEY = env.DJANGO_SECRET_KEY.get_secret_value()
+# Earlier keys still verify what they signed (sessions, reset links) during a rotation.
+# https://docs.djangoproject.com/en/6.1/ref/settings/#secret-key-fallbacks
+SECRET_KEY_FALLBACKS = secret_key_fallbacks(env.DJANGO_SECRET_KEY_FALLBACKS)
 DEBUG = env.DEBUG
 ALLOWED_HOSTS = env.ALLOWED_HOSTS
 CSRF_TRUSTED_ORIGINS = env.CSRF_TRUSTED_ORIGINS
@@ -163,7 +166,7 @@ SECURE_CSP = {
 }
 
 # Error reporting, when SENTRY_DSN is set: config/errors.py
-start_error_reporting(env)
+start_error_reporting(env, release=GIT_REVISION)
 
 # Logging: one stream on stdout, configured here rather than merged into Django's
 # defaults, which would also write to stderr and email admins.

@@ -8,7 +8,11 @@ https://docs.djangoproject.com/en/6.1/topics/tasks/
 https://oxpull.com/django-ox/configuration/
 """
 
-from config.env import Env
+from typing import Literal
+
+from pydantic import Field
+
+from config.variables import EnvPart
 
 BACKENDS = {
     "database": "django_ox.backend.OxBackend",
@@ -22,7 +26,38 @@ RETRY_DELAY_MAX = 600
 PRUNE_EVERY = 3600
 
 
-def tasks_settings(env: Env) -> dict:
+class TasksEnv(EnvPart):
+    TASKS_BACKEND: Literal["database", "immediate"] = Field(
+        "database",
+        description="database: queued in Postgres for the worker process; immediate: run "
+        "inside the request that enqueues (tests only).",
+    )
+    TASKS_CONCURRENCY: int = Field(
+        4, ge=1, description="Tasks each worker process runs at once, one thread each."
+    )
+    TASKS_POLL_INTERVAL: float = Field(
+        1.0, gt=0, description="Seconds an idle worker waits before looking for new tasks."
+    )
+    TASKS_LEASE_SECONDS: int = Field(
+        60, ge=3, description="Seconds after a worker dies before its running tasks run again."
+    )
+    TASKS_MAX_ATTEMPTS: int = Field(
+        3, ge=1, description="Runs of a task that raises before it is marked failed."
+    )
+    TASKS_RETRY_DELAY: float = Field(
+        10.0, gt=0, description="Seconds before a failed task's first retry; doubles each time."
+    )
+    TASKS_RESULT_DAYS: int = Field(
+        7, ge=1, description="Days finished tasks are kept before the worker deletes them."
+    )
+    TASKS_HEARTBEAT_FILE: str = Field(
+        # In the container, /tmp is a tmpfs of its own: the one writable, private place.
+        "/tmp/worker-heartbeat",  # noqa: S108
+        description="File the worker touches while its loop runs; the liveness probe reads it.",
+    )
+
+
+def tasks_settings(env: TasksEnv) -> dict:
     """Django's TASKS setting."""
     backend = {"BACKEND": BACKENDS[env.TASKS_BACKEND]}
     if env.TASKS_BACKEND == "database":
@@ -45,7 +80,7 @@ def tasks_settings(env: Env) -> dict:
     return {"default": backend}
 
 
-def worker_options(env: Env) -> dict:
+def worker_options(env: TasksEnv) -> dict:
     """What `manage.py worker` passes to django-ox's worker loop."""
     return {
         "concurrency": env.TASKS_CONCURRENCY,
