@@ -230,9 +230,10 @@ def _tools_env() -> dict[str, str]:
 # Image --------------------------------------------------------------------------------
 
 
-def image_sizes(project: Project) -> tuple[int, int, float] | str:
-    """(image bytes, base image bytes, build seconds) with the container tests' tooling
-    (tests/containers.py, buildah), or why not. The build reuses buildah's layer cache."""
+def image_sizes(project: Project) -> tuple[int, int, float, dict[str, int]] | str:
+    """(image bytes, base image bytes, build seconds, bytes per installed package) with
+    the container tests' tooling (tests/containers.py, buildah), or why not. The build
+    reuses buildah's layer cache."""
     try:
         import containers
     except ImportError:
@@ -244,8 +245,28 @@ def image_sizes(project: Project) -> tuple[int, int, float] | str:
         base = containers.ensure_base_image()
         tag = f"localhost/twelve-factor-django/bench:{project.interface}"
         built = containers.build_image(project.path, tag, {"PYTHON_IMAGE": base})
-        sizes = built.size_bytes, containers.image_size(base), built.seconds
+        packages = package_sizes(containers.iter_layer_files(built.image))
+        sizes = built.size_bytes, containers.image_size(base), built.seconds, packages
         containers.remove_image(tag)
         return sizes
     except containers.ContainerError as error:
         return f"n/a ({str(error).splitlines()[0][:80]})"
+
+
+_SITE_PACKAGE = re.compile(r"/site-packages/([^/]+)")
+
+
+def package_sizes(files) -> dict[str, int]:
+    """Bytes per installed distribution in the image's site-packages (its modules, its
+    metadata and its bundled libraries together), plus the project's own files."""
+    sizes: dict[str, int] = defaultdict(int)
+    for _, path, content in files:
+        if match := _SITE_PACKAGE.search(path):
+            name = match.group(1).lower()
+            name = re.sub(r"(-[^-]+)?\.(dist-info|libs)$", "", name).removesuffix(".py")
+            sizes[name.split(".")[0].replace("-", "_")] += len(content)
+        elif path.startswith("/app/staticfiles/"):
+            sizes["(the project's collected static files)"] += len(content)
+        elif path.startswith("/app/") and "/.venv/" not in path:
+            sizes["(the project's code)"] += len(content)
+    return dict(sizes)

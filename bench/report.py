@@ -20,6 +20,7 @@ class Goal:
     # the req/s ratio is shown beside it.
     also: str | None = None
     section: str | None = None  # only rows of this section (one interface)
+    figure: str | None = None  # only rows whose figure contains this
 
     def met(self, value: float) -> bool:
         if self.at_least is not None:
@@ -27,7 +28,7 @@ class Goal:
         return value <= self.at_most
 
 
-# The issue's goals: reported, never asserted.
+# The issues' goals: reported, never asserted.
 GOALS = (
     Goal(
         "/healthz throughput ≥ 0.90 × bare Django",
@@ -36,21 +37,27 @@ GOALS = (
         0.90,
         also="healthz_rps",
     ),
-    Goal("page throughput ≥ 0.75 × bare Django", "page_per_core", BARE, 0.75, also="page_rps"),
+    # Issue 23: the whole stack (JSON access line, request id, CSP with a nonce, security
+    # headers) costs under 5 % of a page, under either interface.
+    Goal("page throughput ≥ 0.95 × bare Django", "page_per_core", BARE, 0.95, also="page_rps"),
     Goal("first request ≤ 1.5 × bare Django", "first_request", BARE, at_most=1.5),
+    # Issue 23: what deploys run, since the image compiles its bytecode at build.
+    Goal(
+        "first request with bytecode compiled ≤ 1.2 × bare Django",
+        "first_request",
+        BARE,
+        at_most=1.2,
+        figure="bytecode compiled",
+    ),
     Goal("worker RSS ≤ 1.3 × bare Django", "worker_rss", BARE, at_most=1.3),
     Goal(
         "static throughput ≥ 0.5 × hello world", "static_per_core", CEILING, 0.5, also="static_rps"
     ),
-    Goal(
-        "ASGI page throughput ≥ 0.95 × bare Django under ASGI",
-        "page_per_core",
-        BARE,
-        0.95,
-        also="page_rps",
-        section="Load, asgi",
-    ),
 )
+# Issue 23: the default bake's image adds at most this much to its base image.
+IMAGE_GOAL_MB = 60
+# Largest installed packages listed under the table.
+IMAGE_TOP_PACKAGES = 15
 
 
 @dataclass(frozen=True)
@@ -96,7 +103,7 @@ def figures_table(results: Results) -> list[str]:
         lines.append(f"| {row.figure}, {row.unit} | {' | '.join(cells)} | {' | '.join(ratios)} |")
     lines.append("| **Image** | | | | | |")
     if isinstance(results.image, tuple):
-        image, base, seconds = results.image
+        image, base, seconds, _ = results.image
         lines.append(
             f"| Built image, default options (base image {base / MB:.0f} MB; built in "
             f"{seconds:.0f} s with buildah's layer cache), MB | {image / MB:.0f} | – | – | – | – |"
@@ -112,6 +119,8 @@ def goals(results: Results) -> list[str]:
         for row in results.rows:
             if row.metric != goal.metric or goal.section not in (None, row.section):
                 continue
+            if goal.figure and goal.figure not in row.figure:
+                continue
             value = ratio(row.values.get(TEMPLATE), row.values.get(goal.baseline))
             if value is None:
                 continue
@@ -123,7 +132,31 @@ def goals(results: Results) -> list[str]:
                     also = ratio(other.values.get(TEMPLATE), other.values.get(goal.baseline))
                     line += f"; in req/s: {_ratio_text(also)}"
             lines.append(line)
+    if isinstance(results.image, tuple):
+        image, base, _, _ = results.image
+        over = (image - base) / MB
+        verdict = "met" if over <= IMAGE_GOAL_MB else "**missed**"
+        lines.append(
+            f"- {verdict}: image ≤ {IMAGE_GOAL_MB} MB over its base: {over:.0f} MB "
+            f"({image / MB:.0f} MB on a {base / MB:.0f} MB base)"
+        )
     return lines
+
+
+def image_packages_table(results: Results) -> list[str]:
+    if not isinstance(results.image, tuple):
+        return []
+    packages = results.image[3]
+    largest = sorted(packages, key=lambda name: -packages[name])[:IMAGE_TOP_PACKAGES]
+    lines = [
+        f"### Largest packages in the image (top {IMAGE_TOP_PACKAGES}, of "
+        f"{sum(packages.values()) / MB:.1f} MB in files)",
+        "",
+        "| Package | MB |",
+        "| --- | ---: |",
+    ]
+    lines += [f"| {name} | {packages[name] / MB:.1f} |" for name in largest]
+    return [*lines, ""]
 
 
 def _template_sample(results: Results, metric: str, interface: str):
@@ -187,6 +220,7 @@ def render(results: Results, header: list[str]) -> str:
         *goals(results),
         *cross_goals(results),
         "",
+        *image_packages_table(results),
         f"### Import cost by package (`python -X importtime`, {results.imports_label})",
         "",
         *import_table(results),

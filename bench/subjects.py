@@ -174,7 +174,7 @@ class Subject:
                     process.wait()
 
 
-def wait_until_serving(server: Server, log: Path, timeout: float = 60) -> None:
+def wait_until_serving(server: Server, log: Path, timeout: float = 180) -> None:
     try:
         server.wait_until_serving(timeout=timeout)
     except AssertionError:

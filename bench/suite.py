@@ -63,7 +63,7 @@ class Results:
     rows: list[Row] = field(default_factory=list)
     imports: dict[str, dict[str, float]] = field(default_factory=dict)  # subject -> package -> ms
     imports_label: str = ""
-    image: tuple[int, int, float] | str = "n/a (not measured)"
+    image: tuple[int, int, float, dict[str, int]] | str = "n/a (not measured)"
     stages: dict[str, float] | str = "n/a (not measured)"
     notes: list[str] = field(default_factory=list)
 
