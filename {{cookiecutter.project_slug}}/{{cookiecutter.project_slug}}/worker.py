@@ -49,17 +49,19 @@ OUTAGE_RETRY = 1.0
 
 
 class StopOrWake:
-    """The worker's stop flag, with threading.Event's interface, whose wait also ends
-    when a task is ready. A wake that comes while the loop is busy is kept for its next
-    wait, so a task enqueued between a claim that found nothing and the wait is not left
-    for the poll."""
+    """The worker's stop flag, with threading.Event's interface, whose wait on the loop's
+    thread also ends when a task is ready. A wake that comes while the loop is busy is
+    kept for its next wait, so a task enqueued between a claim that found nothing and the
+    wait is not left for the poll. Task threads wait on it too (django-ox's pauses between
+    retries of an outcome write): for them it is the stop flag alone."""
 
     def __init__(self) -> None:
         self._condition = threading.Condition(threading.Lock())
         self._stopped = False
         self._woken = False
-        # Set while the database is away: no wait is longer than this.
+        # Set while the database is away: no wait of the loop is longer than this.
         self.longest_wait: float | None = None
+        self.loop_thread: int | None = None
 
     def is_set(self) -> bool:
         return self._stopped
@@ -75,11 +77,13 @@ class StopOrWake:
             self._condition.notify_all()
 
     def wait(self, timeout: float | None = None) -> bool:
-        if self.longest_wait is not None:
+        loop = threading.get_ident() == self.loop_thread
+        if loop and self.longest_wait is not None:
             timeout = self.longest_wait if timeout is None else min(timeout, self.longest_wait)
         with self._condition:
-            self._condition.wait_for(lambda: self._stopped or self._woken, timeout)
-            self._woken = False
+            self._condition.wait_for(lambda: self._stopped or (loop and self._woken), timeout)
+            if loop:
+                self._woken = False
             return self._stopped
 
 
@@ -95,6 +99,7 @@ class Worker(ox.Worker):
     # -- wake-up -----------------------------------------------------------------------
 
     def run(self) -> None:
+        self._stop.loop_thread = threading.get_ident()
         listener = None
         settings_dict = connections[self._db_alias].settings_dict
         if settings_dict.get("DISABLE_SERVER_SIDE_CURSORS"):
