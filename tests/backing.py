@@ -6,6 +6,7 @@ import contextlib
 import email
 import email.policy
 import os
+import re
 import shutil
 import socket
 import ssl
@@ -172,7 +173,9 @@ def pgbouncer(users: list[str], pool_size: int = 2):
     with open(os.path.join(directory, "users.txt"), "w") as users_file:
         users_file.writelines(f'"{user}" ""\n' for user in users)
     version = subprocess.run([executable, "--version"], capture_output=True, text=True).stdout
-    prepared = "" if " 1.1" in version or " 1.20" in version else "max_prepared_statements = 0\n"
+    major, minor = map(int, re.search(r"PgBouncer (\d+)\.(\d+)", version).groups())
+    # The setting exists from 1.21 (and defaults to on from 1.24).
+    prepared = "max_prepared_statements = 0\n" if (major, minor) >= (1, 21) else ""
     config = os.path.join(directory, "pgbouncer.ini")
     with open(config, "w") as ini:
         ini.write(
