@@ -7,6 +7,7 @@ import contextlib
 import email
 import email.policy
 import os
+import re
 import shutil
 import socket
 import signal
@@ -123,6 +124,39 @@ class MailServer:
     environ: dict[str, str]
 
 
+def self_signed_certificate(directory: str) -> tuple[str, str]:
+    """A throwaway certificate for 127.0.0.1, and its key, made with openssl."""
+    certificate, key = f"{directory}/cert.pem", f"{directory}/key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-keyout",
+            key,
+            "-out",
+            certificate,
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            # Python 3.13 verifies strictly: a self-signed certificate must say it is a CA.
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,digitalSignature,keyCertSign",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return certificate, key
+
+
 @contextmanager
 def smtp_server(implicit_tls: bool = False):
     """A submission server as mail providers run them, in this process on a free
@@ -170,6 +204,7 @@ class Pooler:
     """A PgBouncer in front of the shared Postgres, on its own loopback port."""
 
     port: int
+    certificate: str  # the root a client verifies the pooler's TLS certificate with
 
     def url(self, user: str, database: str) -> str:
         """DATABASE_URL through the pooler, with the pooler flag the project reads."""
@@ -181,17 +216,23 @@ def pgbouncer(users: list[str], pool_size: int = 2):
     """Debian's PgBouncer in transaction mode, as the strictest poolers run it: each
     transaction on any of `pool_size` server connections per user, no protocol-level
     prepared statements (1.18 has none; later versions are told to have none), no reset
-    between clients. It refuses to run as root, so it runs as the postgres user."""
+    between clients. Clients may use TLS, as managed Postgres requires, with a
+    certificate for 127.0.0.1 (`Pooler.certificate`). It refuses to run as root, so it
+    runs as the postgres user."""
     executable = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
     if not os.path.exists(executable):
         pytest.fail("pgbouncer is missing: .ci/run installs it (apt-get install pgbouncer)")
     port = free_port()
     directory = tempfile.mkdtemp(prefix="pgbouncer-")
     os.chmod(directory, 0o755)  # readable by the postgres user
+    certificate, key = self_signed_certificate(directory)
+    os.chmod(key, 0o644)  # the directory is removed with the pooler
     with open(os.path.join(directory, "users.txt"), "w") as users_file:
         users_file.writelines(f'"{user}" ""\n' for user in users)
     version = subprocess.run([executable, "--version"], capture_output=True, text=True).stdout
-    prepared = "" if " 1.1" in version or " 1.20" in version else "max_prepared_statements = 0\n"
+    major, minor = map(int, re.search(r"PgBouncer (\d+)\.(\d+)", version).groups())
+    # The setting exists from 1.21 (and defaults to on from 1.24).
+    prepared = "max_prepared_statements = 0\n" if (major, minor) >= (1, 21) else ""
     config = os.path.join(directory, "pgbouncer.ini")
     with open(config, "w") as ini:
         ini.write(
@@ -202,6 +243,8 @@ def pgbouncer(users: list[str], pool_size: int = 2):
             f"auth_type = trust\nauth_file = {directory}/users.txt\n"
             f"pool_mode = transaction\ndefault_pool_size = {pool_size}\n"
             "max_client_conn = 200\n"
+            f"client_tls_sslmode = allow\nclient_tls_cert_file = {certificate}\n"
+            f"client_tls_key_file = {key}\n"
             f"{prepared}"
         )
     command = [executable, config]
@@ -216,7 +259,7 @@ def pgbouncer(users: list[str], pool_size: int = 2):
                 break
             assert time.monotonic() < deadline, "pgbouncer did not listen within 10 s"
             time.sleep(0.05)
-        yield Pooler(port)
+        yield Pooler(port, certificate)
     finally:
         process.terminate()
         log = process.communicate(timeout=10)[0]

@@ -85,8 +85,10 @@ def test_the_site_serves_behind_pgbouncer_in_transaction_mode_without_leaking_li
             )
             assert shown.stdout.strip() == f"{ROLE_LIMIT_SECONDS}s", shown.stderr
 
-            # A one-off command through the same pooler runs past the web's limit.
-            one_off = migrated | {"DATABASE_URL": pooler.url(owner, database)}
+            # A one-off command through the same pooler runs past the web's limit. Its
+            # URL is RDS's form, verifying the pooler's certificate over TLS.
+            verified = f"sslmode=verify-full&sslrootcert={pooler.certificate}"
+            one_off = migrated | {"DATABASE_URL": f"{pooler.url(owner, database)}&{verified}"}
             seconds = ROLE_LIMIT_SECONDS + 0.5
             result = pooled(
                 project,
@@ -99,10 +101,12 @@ def test_the_site_serves_behind_pgbouncer_in_transaction_mode_without_leaking_li
                 "with connection.cursor() as c:\n"
                 f"    c.execute('SELECT pg_sleep({seconds})')\n"
                 "    c.execute('SHOW statement_timeout')\n"
-                "    print('one-off limit:', c.fetchone()[0])",
+                "    print('one-off limit:', c.fetchone()[0])\n"
+                "print('tls:', connection.connection.pgconn.ssl_in_use)",
             )
             assert result.returncode == 0, result.stderr[-3000:]
             assert "one-off limit: 0" in result.stdout, result.stdout
+            assert "tls: True" in result.stdout, result.stdout
 
             # The release needs a session of its own, and says where to get one.
             release_env = project.release_env(database) | {"DATABASE_URL": one_off["DATABASE_URL"]}

@@ -121,7 +121,7 @@ def test_a_migration_blocked_by_a_long_read_never_stalls_the_tables_readers(alte
     assert len(readers.waits) > 10, readers.waits
     # A reader queued behind the waiting ALTER TABLE waits at most the lock timeout (and
     # the time psql takes to answer); without one it would wait as long as the long read.
-    assert readers.longest < LOCK_TIMEOUT_MS / 1000 + 0.5, readers.waits
+    assert readers.longest < LOCK_TIMEOUT_MS / 1000 + 1, readers.waits
     print(
         f"\n[{project.interface}] release gave up after {seconds:.1f} s; "
         f"{len(readers.waits)} reads, the longest waited {readers.longest:.2f} s"
