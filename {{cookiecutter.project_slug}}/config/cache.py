@@ -8,14 +8,11 @@ import logging
 import ssl
 import threading
 import time
-from functools import partial
 from typing import Literal
 from urllib.parse import parse_qsl, urlsplit
 
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 from pydantic import AliasChoices, Field, SecretStr, ValidationInfo, field_validator
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from config.variables import EnvPart
 
@@ -46,7 +43,6 @@ RETRY_AFTER = 5
 # Keys written while the cache was away are deleted when it answers again (it may still
 # hold their old values); past this many, the rest are left to expire.
 MISSED_WRITES_KEPT = 10_000
-UNREACHABLE = (RedisConnectionError, RedisTimeoutError)
 
 
 class CacheEnv(EnvPart):
@@ -223,12 +219,8 @@ class Outage:
                 return
             down, self.since = time.monotonic() - self.since, None
             missed, self._missed = self._missed, set()
-        if missed:
-            try:
-                forget(list(missed))
-            except UNREACHABLE as error:
-                self.failed(error, tuple(missed))
-                return
+        if missed and not forget(list(missed)):
+            return
         logger.warning(
             "The cache at %s answers again after %.1f s; %d values written meanwhile forgotten",
             self.where,
@@ -257,6 +249,9 @@ class DegradingClient(RedisCacheClient):
 
     def __init__(self, servers, **options) -> None:
         super().__init__(servers, **options)
+        # Django's client imports redis when a cache is first used; so does this one
+        # (an import of a second or so without bytecode, which no other process pays).
+        self._unreachable = (self._lib.ConnectionError, self._lib.TimeoutError)
         parts = urlsplit(servers[0])
         self.outage = outage_of(f"{parts.hostname}:{parts.port or 6379}")
 
@@ -266,12 +261,21 @@ class DegradingClient(RedisCacheClient):
             return miss
         try:
             result = operation(*args)
-        except UNREACHABLE as error:
+        except self._unreachable as error:
             self.outage.failed(error, written)
             return miss
         if self.outage.since is not None:  # the first answer after an outage
-            self.outage.answered(partial(RedisCacheClient.delete_many, self))
+            self.outage.answered(self._forget)
         return result
+
+    def _forget(self, keys: list[str]) -> bool:
+        """Delete what may be stale; False if the cache is gone again."""
+        try:
+            RedisCacheClient.delete_many(self, keys)
+        except self._unreachable as error:
+            self.outage.failed(error, tuple(keys))
+            return False
+        return True
 
     def get(self, key, default):
         return self._try(super().get, key, default, miss=default)
