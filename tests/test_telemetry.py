@@ -20,7 +20,8 @@ pytestmark = pytest.mark.boot
 # the test waits for them, not for the defaults.
 QUICK_EXPORT = {"OTEL_BSP_SCHEDULE_DELAY": "200", "OTEL_METRIC_EXPORT_INTERVAL": "1000"}
 QUICK_WORKER = {"TASKS_POLL_INTERVAL": "0.2"}
-BOOT = 30
+# Generous: a worker importing the SDK on a loaded machine without bytecode is slow.
+BOOT = 60
 
 
 def wait_for(condition, timeout: float, what: str):
