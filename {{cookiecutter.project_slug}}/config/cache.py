@@ -112,7 +112,7 @@ def tls_options(url: str) -> dict:
         )
     if query and parts.scheme not in TLS_SCHEMES:
         raise ValueError(f"has {', '.join(query)} but is not TLS: use rediss://")
-    options = {}
+    options: dict[str, object] = {}
     if "ssl_cert_reqs" in query:
         if query["ssl_cert_reqs"] not in CERT_REQS:
             raise ValueError(f"ssl_cert_reqs must be one of {', '.join(CERT_REQS)}")
@@ -251,7 +251,8 @@ class DegradingClient(RedisCacheClient):
         super().__init__(servers, **options)
         # Django's client imports redis when a cache is first used; so does this one
         # (an import of a second or so without bytecode, which no other process pays).
-        self._unreachable = (self._lib.ConnectionError, self._lib.TimeoutError)
+        redis = self._lib  # type: ignore[attr-defined]  # Django's, not in django-stubs
+        self._unreachable = (redis.ConnectionError, redis.TimeoutError)
         parts = urlsplit(servers[0])
         self.outage = outage_of(f"{parts.hostname}:{parts.port or 6379}")
 

@@ -8,11 +8,15 @@ https://docs.sentry.io/platforms/python/integrations/django/
 https://docs.sentry.io/platforms/python/data-management/sensitive-data/
 """
 
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr, field_validator
 
 from config.variables import EnvPart
+
+if TYPE_CHECKING:  # the SDK itself is imported only when SENTRY_DSN is set
+    from sentry_sdk.types import Event
 
 FILTERED = "[Filtered]"
 # Request headers that can carry what a person typed or was sent: a Referer holds the
@@ -74,7 +78,7 @@ def start_error_reporting(env: ErrorsEnv, release: str) -> None:
     )
 
 
-def scrub(event: dict, hint: dict) -> dict | None:
+def scrub(event: "Event", hint: dict[str, Any]) -> "Event | None":
     """What the SDK's options still let through, removed; None drops a duplicate event."""
     if is_duplicate_task_failure(hint):
         return None

@@ -43,7 +43,7 @@ logging._srcfile = None
 logging.logThreads = False
 logging.logProcesses = False
 logging.logMultiprocessing = False
-logging.logAsyncioTasks = False
+logging.logAsyncioTasks = False  # type: ignore[attr-defined]  # 3.12+, not in typeshed
 
 
 class RequestIdFilter(logging.Filter):

@@ -14,7 +14,7 @@ class RequestsAndTasks(Sampler):
     def __init__(self, sampler: Sampler):
         self.sampler = sampler
 
-    def should_sample(
+    def should_sample(  # type: ignore[override]  # the SDK's own samplers' signature
         self, parent_context, trace_id, name, kind=None, attributes=None, links=None
     ) -> SamplingResult:
         parentless = not get_current_span(parent_context).get_span_context().is_valid

@@ -16,6 +16,7 @@ out, so the last spans before SIGTERM are not lost.
 import atexit
 import logging
 import os
+from collections.abc import Mapping
 from contextvars import ContextVar
 from typing import Literal
 from urllib.parse import urlsplit
@@ -97,7 +98,7 @@ def tracing(env: TelemetryEnv) -> bool:
     return _endpoint(env, "traces") is not None
 
 
-def _headers(env: TelemetryEnv) -> dict | None:
+def _headers(env: TelemetryEnv) -> Mapping[str, str] | None:
     """OTEL_EXPORTER_OTLP_HEADERS, parsed as the SDK does, or None for the SDK's own
     reading of the environment (per-signal headers included)."""
     if not (text := env.OTEL_EXPORTER_OTLP_HEADERS.get_secret_value()):
@@ -135,7 +136,7 @@ def stop() -> None:
         _providers.pop().shutdown()
 
 
-def _start_tracing(resource, endpoint: str, headers: dict | None) -> None:
+def _start_tracing(resource, endpoint: str, headers: Mapping[str, str] | None) -> None:
     from opentelemetry import trace
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
     from opentelemetry.sdk.trace import TracerProvider
@@ -160,7 +161,7 @@ def _start_tracing(resource, endpoint: str, headers: dict | None) -> None:
     _providers.append(provider)
 
 
-def _start_metrics(resource, endpoint: str, headers: dict | None) -> None:
+def _start_metrics(resource, endpoint: str, headers: Mapping[str, str] | None) -> None:
     from opentelemetry import metrics
     from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
     from opentelemetry.sdk.metrics import MeterProvider

@@ -88,6 +88,9 @@ class StopOrWake:
 
 
 class Worker(ox.Worker):
+    # django-ox's stop flag (a threading.Event), replaced by one that also wakes.
+    _stop: StopOrWake  # type: ignore[assignment]
+
     def __init__(self, **options) -> None:
         super().__init__(**options)
         self._stop = StopOrWake()
