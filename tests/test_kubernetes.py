@@ -47,6 +47,7 @@ def project(tmp_path_factory) -> Path:
     secrets = (overlay / "secrets.env.example").read_text()
     secrets = secrets.replace("DJANGO_SECRET_KEY=\n", f"DJANGO_SECRET_KEY={'k' * 50}\n")
     secrets = secrets.replace("DATABASE_URL=\n", "DATABASE_URL=postgres://app:pw@db:5432/app\n")
+    secrets = secrets.replace("EMAIL_URL=\n", "EMAIL_URL=smtp://mailer:pw@smtp.example.org\n")
     (overlay / "secrets.env").write_text(secrets)
     kustomization = overlay / "kustomization.yaml"
     text = kustomization.read_text()
@@ -91,23 +92,32 @@ def procfile(project: Path) -> dict[str, list[str]]:
     return {name: shlex.split(command) for name, command in (line.split(":", 1) for line in lines)}
 
 
-def env_schema(project: Path) -> tuple[set[str], set[str]]:
-    """Every variable `config/env.py` declares, and those without a default."""
-    tree = ast.parse((project / "config" / "env.py").read_text())
-    (env_class,) = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Env"]
-    declared, required = set(), set()
-    for field in env_class.body:
-        if isinstance(field, ast.AnnAssign) and isinstance(field.target, ast.Name):
-            declared.add(field.target.id)
-            call = field.value
-            has_default = not (
-                isinstance(call, ast.Call)
-                and not call.args
-                and not any(k.arg in ("default", "default_factory") for k in call.keywords)
-            )
-            if not has_default:
-                required.add(field.target.id)
-    return declared, required
+def env_schema(project: Path) -> tuple[set[str], set[str], set[str]]:
+    """Every variable the env parts in `config/` declare, those without a default, and
+    the secrets (which may be given as NAME_FILE instead)."""
+    declared, required, secret = set(), set(), set()
+    for module in (project / "config").glob("*.py"):
+        tree = ast.parse(module.read_text())
+        for part in tree.body:
+            bases = {getattr(base, "id", None) for base in getattr(part, "bases", [])}
+            if not isinstance(part, ast.ClassDef) or "EnvPart" not in bases:
+                continue
+            for field in part.body:
+                if isinstance(field, ast.AnnAssign) and isinstance(field.target, ast.Name):
+                    name = field.target.id
+                    declared.add(name)
+                    call = field.value
+                    has_default = not (
+                        isinstance(call, ast.Call)
+                        and not call.args
+                        and not any(k.arg in ("default", "default_factory") for k in call.keywords)
+                    )
+                    if not has_default:
+                        required.add(name)
+                    if ast.unparse(field.annotation) == "SecretStr":
+                        secret.add(name)
+    assert {"DJANGO_SECRET_KEY", "DATABASE_URL", "PORT"} <= declared, "env parts not found"
+    return declared, required, secret
 
 
 def test_overlay_renders_every_process_and_policy(objects):
@@ -168,22 +178,39 @@ def test_the_release_revision_reaches_images_labels_environment_and_job_name(obj
 
 
 def test_manifests_set_only_schema_variables_and_every_required_one(project, objects):
-    declared, required = env_schema(project)
+    declared, required, secret = env_schema(project)
     settings = one(objects, "ConfigMap", "settings")["data"]
     secrets = one(objects, "Secret", "secrets")["data"]
     assert settings["ALLOWED_HOSTS"] == "shop.example.org"
     for name, pod in pod_specs(objects):
         (container,) = pod["spec"]["containers"]
         sources = {next(iter(s.values()))["name"] for s in container["envFrom"]}
-        assert sources == {
-            one(objects, "ConfigMap", "settings")["metadata"]["name"],
-            one(objects, "Secret", "secrets")["metadata"]["name"],
-        }, name
-        names = set(settings) | set(secrets) | {e["name"] for e in container["env"]}
-        assert names <= declared, f"{name}: not in config/env.py: {names - declared}"
-        assert required <= names, f"{name}: required but not set: {required - names}"
+        assert sources == {one(objects, "ConfigMap", "settings")["metadata"]["name"]}, name
+        files = {e["name"].removesuffix("_FILE") for e in container["env"] if "_FILE" in e["name"]}
+        names = set(settings) | {e["name"] for e in container["env"]} - {f"{f}_FILE" for f in files}
+        assert files <= secret, f"{name}: given as files but not secrets: {files - secret}"
+        assert names | files <= declared, f"{name}: not in the schema: {names - declared}"
+        assert required <= names | files, f"{name}: required but not set: {required - names}"
         assert pod["spec"]["enableServiceLinks"] is False, name
     assert not set(secrets) & set(settings), "a secret must not also be a plain setting"
+
+
+def test_secrets_reach_the_pods_as_read_only_files_never_as_environment(project, objects):
+    secret = one(objects, "Secret", "secrets")
+    for name, pod in pod_specs(objects):
+        (container,) = pod["spec"]["containers"]
+        volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
+        (mount,) = [m for m in container["volumeMounts"] if "secret" in volumes[m["name"]]]
+        volume = volumes[mount["name"]]["secret"]
+        assert volume["secretName"] == secret["metadata"]["name"], name
+        assert volume["defaultMode"] == 0o400 and mount["readOnly"], name
+        files = {
+            e["name"].removesuffix("_FILE"): e["value"]
+            for e in container["env"]
+            if e["name"].endswith("_FILE")
+        }
+        assert files == {key: f"{mount['mountPath']}/{key}" for key in secret["data"]}, name
+        assert not any("secretKeyRef" in e.get("valueFrom", {}) for e in container["env"]), name
 
 
 def test_probes_ask_the_paths_and_port_the_app_serves(project, objects):
@@ -216,6 +243,8 @@ def test_pods_run_as_the_images_user_read_only_without_privileges(project, objec
             "runAsGroup": gid,
             "runAsNonRoot": True,
             "seccompProfile": {"type": "RuntimeDefault"},
+            # The group the kubelet gives the secret files to.
+            "fsGroup": gid,
         }, name
         assert spec["automountServiceAccountToken"] is False, name
         (container,) = spec["containers"]
@@ -316,7 +345,7 @@ def test_autoscaling_keeps_web_drainable_without_exhausting_postgres(project, ob
     settings = one(objects, "ConfigMap", "settings")["data"]
     pool = re.search(
         r"DATABASE_POOL_MAX_SIZE: int = Field\(\s*(\d+)",
-        (project / "config" / "env.py").read_text(),
+        (project / "config" / "database.py").read_text(),
     )
     connections = web["maxReplicas"] * int(settings["WEB_CONCURRENCY"]) * int(pool[1])
     assert connections < 100, "Postgres' default max_connections, with room for workers"
