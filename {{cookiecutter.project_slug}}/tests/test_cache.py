@@ -90,8 +90,12 @@ def environment(monkeypatch, **environ: str):
         monkeypatch.delenv(name, raising=False)
     for name, value in environ.items():
         monkeypatch.setenv(name, value)
-    base = {"DJANGO_SECRET_KEY": "k7Gq2vXz9LmP4wRt8YbN3cJh6FdS1aQe5UoI0pKlZxCvBnMgT-Wd"}
-    return Env(_env_file=None, DATABASE_URL="sqlite:///db", DEBUG="1", **base)
+    return Env(
+        _env_file=None,
+        DATABASE_URL="sqlite:///db",
+        DEBUG="1",
+        DJANGO_SECRET_KEY="k7Gq2vXz9LmP4wRt8YbN3cJh6FdS1aQe5UoI0pKlZxCvBnMgT-Wd",
+    )
 
 
 def env_problems(monkeypatch, **environ: str) -> str:

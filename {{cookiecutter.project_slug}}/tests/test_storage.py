@@ -5,6 +5,7 @@ Signing a link is local (no request is sent), so the links are checked here; the
 template's tests upload and download through a real S3 server.
 """
 
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -14,7 +15,11 @@ from storages.backends.s3 import S3Storage
 from config.env import Env, describe_problems
 from config.storage import StorageEnv, media_storage
 
-KEYS = {"AWS_ACCESS_KEY_ID": "AKIAEXAMPLEKEY", "AWS_SECRET_ACCESS_KEY": "example-secret-key"}
+# Any: the settings take these as keyword arguments beside their own typed options.
+KEYS: dict[str, Any] = {
+    "AWS_ACCESS_KEY_ID": "AKIAEXAMPLEKEY",
+    "AWS_SECRET_ACCESS_KEY": "example-secret-key",
+}
 
 # (platform, what it sets, the link's scheme://host/path prefix for notes/a.txt)
 PROVIDERS = [
@@ -101,7 +106,7 @@ def clean_environment(monkeypatch):
         monkeypatch.delenv(name, raising=False)
 
 
-def signed_link(environ: dict[str, str]) -> str:
+def signed_link(environ: dict[str, Any]) -> str:
     env = StorageEnv(_env_file=None, **KEYS, **environ)
     storage = media_storage(env)
     assert storage["BACKEND"] == "storages.backends.s3.S3Storage"
@@ -131,7 +136,7 @@ def test_a_bucket_name_with_dots_is_addressed_by_path():
     assert link.startswith("https://s3.eu-west-1.amazonaws.com/my.media/notes/a.txt?")
 
 
-def problems(**environ: str) -> str:
+def problems(**environ: Any) -> str:
     with pytest.raises(ValidationError) as error:
         Env(
             _env_file=None,
