@@ -9,9 +9,9 @@ https://waffle.readthedocs.io/en/stable/types/flag.html
 """
 
 import logging
+import sys
 
 import waffle
-from redis.exceptions import RedisError
 from waffle.middleware import WaffleMiddleware
 
 from config.middleware import SyncAndAsyncMiddleware
@@ -26,7 +26,7 @@ def is_active(request, name: str) -> bool:
     when the cache cannot be reached (code shipped dark stays dark in an outage)."""
     try:
         return bool(waffle.flag_is_active(request, name))
-    except RedisError as error:
+    except cache_errors() as error:
         logger.warning(
             "Flag %s read as off: the cache is unreachable (%s)",
             name,
@@ -34,6 +34,17 @@ def is_active(request, name: str) -> bool:
             extra={"flag": name},
         )
         return False
+
+
+def cache_errors() -> tuple[type[Exception], ...]:
+    """Redis' errors when Redis is the cache; nothing otherwise. Importing redis only
+    when the cache already has: redis-py 8 imports OpenTelemetry's SDK wherever it is
+    installed, which must cost nothing while tracing is off."""
+    if "redis" not in sys.modules:
+        return ()
+    from redis.exceptions import RedisError
+
+    return (RedisError,)
 
 
 class FlagCookieMiddleware(SyncAndAsyncMiddleware):
