@@ -106,8 +106,9 @@ def test_weak_fallback_keys_are_refused_by_position(environ):
 
 
 def signed_in(client: Client) -> bool:
-    """Whether the client gets the password change page (not a redirect to sign in)."""
-    return client.get("/accounts/password_change/").status_code == 200
+    """Whether the client gets the password change page (not a redirect to sign in),
+    over HTTPS as in production."""
+    return client.get("/accounts/password_change/", secure=True).status_code == 200
 
 
 @pytest.mark.django_db
