@@ -106,7 +106,7 @@ def test_weak_fallback_keys_are_refused_by_position(environ):
 
 
 def signed_in(client: Client) -> bool:
-    return client.get("/").wsgi_request.user.is_authenticated
+    return client.get("/", secure=True).wsgi_request.user.is_authenticated
 
 
 @pytest.mark.django_db
