@@ -30,8 +30,9 @@ def test_the_projects_own_check_script_passes_against_postgres(project, database
     deploy checklist. As CI runs it (DATABASE_URL) on one interface, with --audit: the
     dependency audit, skipped with a message where PyPI's vulnerability data cannot be
     reached (here: through a proxy on a closed port); as a newcomer does on the other: an
-    account without privileges, no DATABASE_URL, DEBUG on as in bin/setup's .env, so the
-    development PostgreSQL is created, used and stopped."""
+    account without privileges runs bin/setup (DEBUG on, no DATABASE_URL) then
+    bin/check, so the development PostgreSQL is created, used and stopped, and commits
+    with the README's git hooks."""
     if project.interface == "asgi":
         unreachable = {"HTTPS_PROXY": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9"}
         environ = uv_environment() | {"DATABASE_URL": database_url(database)} | unreachable
@@ -62,7 +63,6 @@ def check_as_a_newcomer(project) -> subprocess.CompletedProcess:
         "UV_PYTHON": python313(),
         "UV_PYTHON_DOWNLOADS": "never",
         "UV_NO_PROGRESS": "1",
-        "DEBUG": "true",
     }
     as_newcomer = {"cwd": copy, "env": newcomer, "user": account.pw_uid}
     as_newcomer |= {"group": account.pw_gid, "extra_groups": [], "timeout": 600}
@@ -73,6 +73,7 @@ def check_as_a_newcomer(project) -> subprocess.CompletedProcess:
         for path in (copy, home):
             subprocess.run(["chown", "-R", f"{account.pw_uid}:{account.pw_gid}", path], check=True)
         with python_for_all():
+            subprocess.run(["bin/setup"], check=True, capture_output=True, **as_newcomer)
             result = subprocess.run(["bin/check"], capture_output=True, text=True, **as_newcomer)
             assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-3000:]
             # The README's git hooks, on a first commit: local hooks, the locked tools.
