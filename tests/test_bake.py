@@ -85,6 +85,14 @@ def test_compose_runs_one_image_migrating_once_after_a_healthy_postgres(baked):
     }
     assert services["web"]["read_only"] is True
     assert services["web"]["stop_grace_period"] == "30s"
+    # The app reads its database URL from a file, as on Kubernetes, and the file agrees
+    # with the password the database reads from its own file.
+    assert services["web"]["environment"]["DATABASE_URL_FILE"] == "/run/secrets/database_url"
+    assert "DATABASE_URL" not in services["web"]["environment"]
+    db = services["db"]["environment"]
+    password = (project / "deploy" / "compose" / "database-password").read_text().strip()
+    url = (project / "deploy" / "compose" / "database-url").read_text().strip()
+    assert url == f"postgres://{db['POSTGRES_USER']}:{password}@db:5432/{db['POSTGRES_DB']}"
 
 
 def test_dockerfile_is_hadolint_clean(baked):
