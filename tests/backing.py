@@ -9,8 +9,8 @@ import email.policy
 import os
 import re
 import shutil
-import socket
 import signal
+import socket
 import ssl
 import subprocess
 import tempfile
@@ -124,40 +124,6 @@ class MailServer:
     environ: dict[str, str]
 
 
-def self_signed_certificate(directory: str) -> tuple[str, str]:
-    """A throwaway certificate for 127.0.0.1, and its key, made with openssl."""
-    certificate, key = f"{directory}/cert.pem", f"{directory}/key.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-keyout",
-            key,
-            "-out",
-            certificate,
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-            # Python 3.13 verifies strictly: a self-signed certificate must say it is a CA.
-            "-addext",
-            "basicConstraints=critical,CA:TRUE",
-            "-addext",
-            "keyUsage=critical,digitalSignature,keyCertSign",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return certificate, key
-
-
-@contextmanager
 def smtp_server(implicit_tls: bool = False):
     """A submission server as mail providers run them, in this process on a free
     loopback port: STARTTLS required (a self-signed certificate for 127.0.0.1, which the
@@ -265,6 +231,8 @@ def pgbouncer(users: list[str], pool_size: int = 2):
         log = process.communicate(timeout=10)[0]
         shutil.rmtree(directory, ignore_errors=True)
         print(f"\npgbouncer log (last lines):\n{log[-1500:]}")
+
+
 class RedisServer:
     """A redis-server of one test's own on a free loopback port, plain or TLS-only, that
     the test can freeze (SIGSTOP: a host that takes connections and never answers), kill

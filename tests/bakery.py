@@ -218,6 +218,19 @@ def install(path: Path, interface: str) -> Project:
     return Project(path=path, interface=interface)
 
 
+def add_migration(project: Path, name: str, operations: str) -> None:
+    """A test's own migration, after the latest of the users app (a fixed name in every
+    bake), so the migration graph keeps one leaf whatever the template adds."""
+    folder = project / "users" / "migrations"
+    latest = max(path.stem for path in folder.glob("[0-9]*.py"))
+    (folder / f"0999_{name}.py").write_text(
+        "from django.db import migrations\n\n\n"
+        "class Migration(migrations.Migration):\n"
+        f'    dependencies = [("users", "{latest}")]\n'
+        f"    operations = [{operations}]\n"
+    )
+
+
 def new_database(prefix: str) -> str:
     name = f"{prefix}_{uuid.uuid4().hex[:8]}"
     psql(f'CREATE DATABASE "{name}"')

@@ -83,6 +83,8 @@ def test_mail_goes_out_over_tls_from_the_first_byte(project, migrated):
         )
         (message,) = mail.inbox.wait_for(1)
     assert message["To"] == "ops@example.com"
+
+
 def timed(submit, server, path: str, email: str):
     started = time.monotonic()
     page = submit(server, path, {"email": email})

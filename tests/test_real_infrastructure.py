@@ -21,6 +21,7 @@ import pytest
 from bakery import (
     SLUG,
     TEMPLATE,
+    add_migration,
     bake,
     collect_static,
     drop_database,
@@ -125,14 +126,7 @@ def test_a_new_clone_serves_after_the_readme_commands(interface):
     shutil.rmtree(clone.parent)
 
 
-SLOW_MIGRATION = """
-from django.db import migrations
-
-
-class Migration(migrations.Migration):
-    dependencies = [("{app}", "0001_initial")]
-    operations = [migrations.RunSQL("SELECT pg_sleep(2)", migrations.RunSQL.noop)]
-"""
+SLOW_MIGRATION = 'migrations.RunSQL("SELECT pg_sleep(2)", migrations.RunSQL.noop)'
 
 
 @pytest.fixture
@@ -140,8 +134,7 @@ def slow_database_project(project, tmp_path):
     """A copy of the project with the test views and a migration that takes 2 s, on a
     database of its own, with a statement timeout of 1 s."""
     copy = with_test_views(project, tmp_path / "copy")
-    migrations = next(copy.path.glob("*/migrations/0001_initial.py")).parent
-    (migrations / "0002_slow.py").write_text(SLOW_MIGRATION.format(app=migrations.parent.name))
+    add_migration(copy.path, "slow", SLOW_MIGRATION)
     database = new_database(f"tfd_slow_{project.interface}")
     environ = copy.release_env(database) | {
         "DATABASE_STATEMENT_TIMEOUT": "1000",

@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from bakery import Project, drop_database, new_database, psql
+from bakery import Project, add_migration, drop_database, new_database, psql
 from faults import NOTES_TABLE, Readers, TableLock, query
 from server import procfile_command
 
@@ -18,19 +18,10 @@ pytestmark = pytest.mark.boot
 # Short, so the test takes seconds; the default (README: The release) is a few seconds.
 LOCK_TIMEOUT_MS = 1000
 
-ALTER_NOTES = """
-from django.db import migrations
-
-
-class Migration(migrations.Migration):
-    dependencies = [("{app}", "0001_initial")]
-    operations = [
-        migrations.RunSQL(
-            "ALTER TABLE {table} ADD COLUMN release_test integer",
-            "ALTER TABLE {table} DROP COLUMN release_test",
-        )
-    ]
-"""
+ALTER_NOTES = f"""migrations.RunSQL(
+    "ALTER TABLE {NOTES_TABLE} ADD COLUMN release_test integer",
+    "ALTER TABLE {NOTES_TABLE} DROP COLUMN release_test",
+)"""
 
 
 def test_two_releases_at_once_both_succeed_and_apply_each_migration_once(releases, database):
@@ -71,10 +62,7 @@ def altering_project(project, migrated, database, tmp_path):
     copy = Project(path=tmp_path / "copy", interface=project.interface)
     shutil.copytree(project.path, copy.path, ignore=shutil.ignore_patterns(".venv"))
     (copy.path / ".venv").symlink_to(project.path / ".venv")
-    migrations = next(copy.path.glob("*/migrations/0001_initial.py")).parent
-    (migrations / "0002_alter_notes.py").write_text(
-        ALTER_NOTES.format(app=migrations.parent.name, table=NOTES_TABLE)
-    )
+    add_migration(copy.path, "alter_notes", ALTER_NOTES)
     altered = f"tfd_lock_{project.interface}_{uuid.uuid4().hex[:8]}"
     psql(f'CREATE DATABASE "{altered}" TEMPLATE "{database}"')
     environ = project.release_env(altered) | {"DATABASE_LOCK_TIMEOUT": str(LOCK_TIMEOUT_MS)}

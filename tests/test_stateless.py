@@ -36,7 +36,8 @@ def insert_note_behind_the_apps_back(database: str) -> None:
             "-v",
             "ON_ERROR_STOP=1",
             "-c",
-            "INSERT INTO demo_shop_note (text, created_at, attachment) VALUES ('raw', now(), '')",
+            "INSERT INTO demo_shop_note (text, created_at, attachment, admins_told) "
+            "VALUES ('raw', now(), '', false)",
         ],
         check=True,
         capture_output=True,

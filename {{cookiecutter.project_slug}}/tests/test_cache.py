@@ -11,8 +11,9 @@ import pytest
 from django.core.cache.backends.db import DatabaseCache
 from pydantic import ValidationError
 from redis.exceptions import ConnectionError as RedisConnectionError
+from waffle.models import Flag
 
-from config import cache
+from config import cache, flags
 from config.cache import (
     RETRY_AFTER,
     DegradingClient,
@@ -242,3 +243,17 @@ def test_every_thread_and_cache_instance_of_a_process_shares_one_outage():
     first.get("page", None)
     assert second.outage is first.outage
     assert second.outage.skip()
+
+
+@pytest.mark.django_db
+def test_feature_flags_read_as_off_when_the_cache_is_down(rf, settings, caplog):
+    Flag.objects.create(name="dark_feature", everyone=True)
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Nothing listens on port 1: each connection is refused at once.
+            "LOCATION": "redis://127.0.0.1:1/0",
+        }
+    }
+    assert flags.is_active(rf.get("/notes/"), "dark_feature") is False
+    assert "Flag dark_feature read as off: the cache is unreachable" in caplog.text

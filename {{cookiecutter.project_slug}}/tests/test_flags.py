@@ -1,11 +1,11 @@
 """Feature flags: code shipped dark shows where a flag is on, and stays dark when the
-cache is down. (The template's boot tests turn one on across processes.)"""
+cache is down (tests/test_cache.py). (The template's boot tests turn one on across
+processes.)"""
 
 import pytest
 from django.core.cache import cache
 from waffle.models import Flag
 
-from config import flags
 from {{ cookiecutter.project_slug }}.models import Note
 from {{ cookiecutter.project_slug }}.notes import NOTE_AGES_FLAG
 
@@ -54,16 +54,3 @@ def test_a_percentage_rollout_keeps_a_visitor_in_it(client, https, note):
     first = shows_ages(client, https)
     assert f"dwf_{NOTE_AGES_FLAG}" in client.cookies  # the visitor's side of the coin
     assert all(shows_ages(client, https) == first for _ in range(5))
-
-
-def test_flags_read_as_off_when_the_cache_is_down(rf, settings, caplog):
-    Flag.objects.create(name=NOTE_AGES_FLAG, everyone=True)
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            # Nothing listens on port 1: each connection is refused at once.
-            "LOCATION": "redis://127.0.0.1:1/0",
-        }
-    }
-    assert flags.is_active(rf.get("/notes/"), NOTE_AGES_FLAG) is False
-    assert f"Flag {NOTE_AGES_FLAG} read as off: the cache is unreachable" in caplog.text

@@ -8,8 +8,9 @@ from django.template.defaultfilters import filesizeformat
 from django.views.decorators.http import require_http_methods
 
 from config import flags
-from {{ cookiecutter.project_slug }}.models import NOTE_COUNT_KEY, Note
-from {{ cookiecutter.project_slug }}.tasks import process_note
+
+from .models import NOTE_COUNT_KEY, Note
+from .tasks import process_note
 
 # The page shows the latest notes only, so it stays one cheap query however many exist.
 LATEST_NOTES = 10
