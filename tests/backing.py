@@ -124,6 +124,7 @@ class MailServer:
     environ: dict[str, str]
 
 
+@contextmanager
 def smtp_server(implicit_tls: bool = False):
     """A submission server as mail providers run them, in this process on a free
     loopback port: STARTTLS required (a self-signed certificate for 127.0.0.1, which the
