@@ -299,7 +299,9 @@ def test_the_readme_command_runs_every_process_until_ctrl_c(developer_project, t
         # A crash of everything: bin/dev, each process it started, and the database.
         database = development_postgres(developer_project)
         assert database is not None
-        for pid in [process.pid, *descendants(process.pid), database]:
+        # The database's own children too: a postmaster killed alone leaves backends
+        # holding its shared memory, which a new one refuses to share.
+        for pid in [process.pid, *descendants(process.pid), database, *descendants(database)]:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         process.wait(timeout=10)
