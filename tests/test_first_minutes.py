@@ -258,7 +258,7 @@ def first_200(process: subprocess.Popen, port: int, started: float) -> float | N
 @pytest.mark.boot
 def test_the_readme_command_runs_every_process_until_ctrl_c(developer_project, tmp_path):
     """On the development PostgreSQL (no DATABASE_URL): bin/dev serves, its worker runs a
-    task a one-off command enqueues, a SIGKILL of everything (the database too) is
+    task a one-off command enqueues, a SIGKILL of bin/dev and its processes is
     recovered from by the next bin/dev, and Ctrl-C stops every process, the database's."""
     *setup, long_running = readme_commands(developer_project)
     environ = {
@@ -296,12 +296,11 @@ def test_the_readme_command_runs_every_process_until_ctrl_c(developer_project, t
         one_off_seconds = time.monotonic() - one_off_started
         assert "words counted by the worker: 3" in one_off.stdout, one_off.stderr[-3000:]
         assert get_home(port) == 200, "".join(lines[-40:])
-        # A crash of everything: bin/dev, each process it started, and the database.
+        # A crash of bin/dev and each process it started: none of them can tell the
+        # development database it has gone, and the next bin/dev must reuse it anyway.
         database = development_postgres(developer_project)
         assert database is not None
-        # The database's own children too: a postmaster killed alone leaves backends
-        # holding its shared memory, which a new one refuses to share.
-        for pid in [process.pid, *descendants(process.pid), database, *descendants(database)]:
+        for pid in [process.pid, *descendants(process.pid)]:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         process.wait(timeout=10)
@@ -309,9 +308,6 @@ def test_the_readme_command_runs_every_process_until_ctrl_c(developer_project, t
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=10)
-    deadline = time.monotonic() + 10
-    while development_postgres(developer_project) and time.monotonic() < deadline:
-        time.sleep(0.1)
 
     restarted = time.monotonic()
     process, lines = start_dev(long_running, developer_project, environ)
