@@ -63,6 +63,10 @@ def test_one_trace_follows_a_note_from_the_request_to_the_worker(project, migrat
                 return [span for span in received.spans if span.kind == "CONSUMER"]
 
             wait_for(consumer, 30, "the worker's span of the task")
+            # Metrics leave every second; on a loaded machine the request's duration can
+            # miss the last export before SIGTERM, so it is awaited here.
+            metric = (SLUG, "http.server.duration")
+            wait_for(lambda: metric in received.metrics, 30, "the request-duration metric")
             # SIGTERM: whatever is still buffered must be sent on the way out.
             assert worker.stop() == 0
             assert web.stop() == 0
