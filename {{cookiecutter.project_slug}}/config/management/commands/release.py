@@ -7,8 +7,8 @@ code serves (README: The release).
    runs it) the ordinary checks: the deploy checks would refuse the console mailer.
 2. The migrations, one release at a time (a Postgres advisory lock), each waiting at
    most DATABASE_LOCK_TIMEOUT for a table's lock so that the reads queued behind it
-   wait no longer; retried with back-off, then a clear failure.
-3. The database cache's table, when the cache is the database (a no-op otherwise).
+   wait no longer; retried with back-off, then a clear failure. The database cache's
+   table is one of them (config/migrations/).
 """
 
 import logging
@@ -35,7 +35,7 @@ MAX_BACKOFF_SECONDS = 30.0
 
 
 class Command(BaseCommand):
-    help = "Run the deploy checks, then migrate (one release at a time) and create the cache table."
+    help = "Run the deploy checks, then migrate (one release at a time)."
 
     def handle(self, *args, **options):
         # Raises SystemCheckError with every error's message: nothing is migrated.
@@ -43,7 +43,6 @@ class Command(BaseCommand):
         connection = connections[DEFAULT_DB_ALIAS]
         if connection.vendor != "postgresql":
             call_command("migrate", interactive=False)
-            call_command("createcachetable")
             return
         if behind_transaction_pooler(connection.settings_dict):
             raise CommandError(
@@ -54,7 +53,6 @@ class Command(BaseCommand):
             )
         with one_release_at_a_time(connection):
             migrate_under_lock_timeout(connection)
-            call_command("createcachetable")
 
 
 @contextmanager
