@@ -19,7 +19,15 @@ from bakery import (
     python313,
     socket_database_url,
 )
+from faults import HeldLock, query
 from server import procfile_command
+
+# The release command's advisory lock (config/management/commands/release.py).
+RELEASE_LOCK = int.from_bytes(b"release")
+WAITING_FOR_THE_LOCK = (
+    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+    " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+)
 
 
 def pytest_report_header() -> list[str]:
@@ -56,23 +64,30 @@ def database(project):
 @pytest.fixture(scope="session")
 def releases(project, database) -> tuple[dict[str, str], list[subprocess.CompletedProcess]]:
     """The release phase, as two platforms' hooks (or a retried Job) may run it: two
-    Procfile `release` processes started together on the fresh database, one of them
-    through the server's Unix socket in Cloud SQL's URL form."""
+    Procfile `release` processes on the fresh database, one of them through the server's
+    Unix socket in Cloud SQL's URL form. They are held at the release lock until both
+    wait there, so they overlap however loaded the machine is."""
     release_env = project.release_env(database)
     environments = [release_env, release_env | {"DATABASE_URL": socket_database_url(database)}]
     command = procfile_command(project, "release")
     path = {"PATH": f"{project.bin}{os.pathsep}{os.environ['PATH']}"}
-    started = [
-        subprocess.Popen(
-            command,
-            cwd=project.path,
-            env=os.environ | environ | path,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for environ in environments
-    ]
+    with HeldLock(database, f"SELECT pg_advisory_lock({RELEASE_LOCK})"):
+        started = [
+            subprocess.Popen(
+                command,
+                cwd=project.path,
+                env=os.environ | environ | path,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for environ in environments
+        ]
+        deadline = time.monotonic() + 180
+        while int(query(database, WAITING_FOR_THE_LOCK)[0]) < len(started):
+            assert time.monotonic() < deadline, "the releases never waited for the lock"
+            assert all(process.poll() is None for process in started), "a release ended"
+            time.sleep(0.2)
     finished = []
     for process in started:
         stdout, stderr = process.communicate(timeout=180)

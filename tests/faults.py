@@ -461,7 +461,34 @@ def _cut(sock: socket.socket) -> None:
     sock.close()
 
 
-class TableLock:
+class HeldLock:
+    """A lock taken by a psql session (`statement`) and held until released."""
+
+    def __init__(self, database: str, statement: str):
+        self.database = database
+        self.statement = statement
+
+    def __enter__(self) -> "HeldLock":
+        self.psql = subprocess.Popen(
+            # Query results go nowhere; \echo still writes to stdout.
+            ["psql", database_url(self.database), "--no-psqlrc", "-q", "-o", "/dev/null"]
+            + ["-v", "ON_ERROR_STOP=1"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.psql.stdin.write(f"BEGIN;\n{self.statement};\n\\echo locked\n")
+        self.psql.stdin.flush()
+        line = self.psql.stdout.readline()
+        assert line.strip() == "locked", line
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.psql.communicate("ROLLBACK;\n", timeout=10)
+
+
+class TableLock(HeldLock):
     """A lock on a table, held by a psql session until released.
 
     ACCESS EXCLUSIVE (the default): every query that touches the table waits for it,
@@ -471,28 +498,7 @@ class TableLock:
     """
 
     def __init__(self, database: str, table: str, mode: str = "ACCESS EXCLUSIVE"):
-        self.database = database
-        self.table = table
-        self.mode = mode
-
-    def __enter__(self) -> "TableLock":
-        self.psql = subprocess.Popen(
-            ["psql", database_url(self.database), "--no-psqlrc", "-q", "-v", "ON_ERROR_STOP=1"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        self.psql.stdin.write(
-            f"BEGIN;\nLOCK TABLE {self.table} IN {self.mode} MODE;\n\\echo locked\n"
-        )
-        self.psql.stdin.flush()
-        line = self.psql.stdout.readline()
-        assert line.strip() == "locked", line
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.psql.communicate("ROLLBACK;\n", timeout=10)
+        super().__init__(database, f"LOCK TABLE {table} IN {mode} MODE")
 
 
 class Readers:

@@ -383,6 +383,10 @@ def test_a_woken_worker_starts_tasks_at_once_and_misses_none_across_a_database_c
         database,
         f"SELECT count(*) || '|' || count(DISTINCT text) FROM {SLUG}_note WHERE text LIKE 'cut-%'",
     )
+    runs_total, distinct = map(int, counts.split("|"))
+    # At least once, as the README says: a task whose note was saved just before the cut
+    # but whose success could not be recorded runs again on its second attempt.
+    retried = len(tasks(database, "attempts > 1"))
     report(
         app,
         f"Postgres cut for 4 s under a worker polling every {poll} s",
@@ -391,8 +395,10 @@ def test_a_woken_worker_starts_tasks_at_once_and_misses_none_across_a_database_c
         caught_up_after=f"{caught_up_after:.2f}s",
         proxy_connections=proxy.connections,
         attempts=sorted({row[1] for row in tasks(database)}),
+        runs=runs_total,
     )
-    assert counts == f"{count + late}|{count + late}", "a task was lost or ran twice"
+    assert distinct == count + late, "a task was lost"
+    assert runs_total - distinct <= retried, "a task ran twice without being retried"
     assert worker.count('"worker_listen_lost"') == 1
 
 
