@@ -113,10 +113,17 @@ def demo(args: list[str]) -> int:
     print(f"\nBaked {shown}. Serving http://{address}/ (Ctrl-C stops).")
     print(f"Admin user: cd {shown} && {uv()} run python manage.py createsuperuser\n")
     serve = [uv(), "run", "--frozen", "python", "manage.py", "runserver", address]
-    try:
-        return subprocess.run(serve, cwd=project, env=environ).returncode
-    except KeyboardInterrupt:
-        return 0
+    interrupted = False
+    with subprocess.Popen(serve, cwd=project, env=environ) as server:
+        while server.returncode is None:
+            try:
+                server.wait()
+            except KeyboardInterrupt:
+                # Ctrl-C reached the server too: wait for it to stop, and its last process
+                # to stop the database, rather than kill it a moment later and leave the
+                # database running.
+                interrupted = True
+    return 0 if interrupted else server.returncode
 
 
 def main(argv: list[str]) -> int:
