@@ -31,8 +31,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import psutil
-
 DATA_DIR = Path(__file__).resolve().parent.parent / ".postgres"
 # The package's list of the processes using the server, in the data folder, and the
 # start time of each, so that an id taken over by another process is told apart.
@@ -71,6 +69,8 @@ def _read_json(path: Path, empty: Any) -> Any:
 
 def _started(pid: int) -> float | None:
     """When process `pid` started, None if it is gone or a zombie."""
+    import psutil  # installed with the server's package, a development dependency
+
     try:
         process = psutil.Process(pid)
         if process.status() == psutil.STATUS_ZOMBIE:
@@ -119,6 +119,8 @@ def _forget_dead_server() -> None:
 
 
 def _serves_this_folder(pid: int) -> bool:
+    import psutil
+
     try:
         process = psutil.Process(pid)
         return process.status() != psutil.STATUS_ZOMBIE and str(DATA_DIR) in process.cmdline()
