@@ -76,8 +76,9 @@ def clean_clone(tmp_path: Path, **options: str) -> Path:
 @pytest.mark.boot
 @pytest.mark.parametrize(
     ("interface", "postgres_version"),
-    # The default major (18) serves in test_first_minutes.py, whose `dev.py demo` runs
-    # these same commands: here the other majors' wheels install, initialise and migrate.
+    # The default major (18) serves in test_first_minutes.py, whose `dev.py demo` also
+    # migrates and runs runserver: here the other majors' wheels install, initialise and
+    # migrate.
     [("wsgi", "17"), ("asgi", "16")],
     ids=["wsgi-postgres17", "asgi-postgres16"],
 )
