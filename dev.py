@@ -1,6 +1,7 @@
 """The template's own tasks, runnable with nothing but Python 3.11+ and git.
 
-    python3 dev.py demo     bake a project with the defaults and serve it on 127.0.0.1:8000
+    python3 dev.py demo     bake a project with the defaults into .demo/ and serve it on
+                            127.0.0.1:8000 (--port N; --dir PATH bakes into an empty folder)
     python3 dev.py test     run the template's whole test suite (extra args go to pytest;
                             TEST_WORKERS=N processes, 2 by default, 0 for one)
     python3 dev.py bench    run the benchmark suite (bench/; --quick for a short run)
@@ -11,6 +12,7 @@ The first run makes `.tools/` (a virtual environment holding uv) and `.venv/` (t
 template's locked test tools); later runs reuse them.
 """
 
+import argparse
 import glob
 import os
 import shutil
@@ -81,15 +83,24 @@ def run_in_tools(*args: str) -> int:
     ).returncode
 
 
-def demo() -> int:
-    """Bake with the defaults into .demo/ and serve it with Django's development server."""
-    shutil.rmtree(DEMO_DIR, ignore_errors=True)
+def demo(args: list[str]) -> int:
+    """Bake with the defaults and serve it with Django's development server, on the
+    development PostgreSQL the project starts from a wheel (created on first use)."""
+    parser = argparse.ArgumentParser(prog="python3 dev.py demo")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--dir", type=Path, help="an empty or new folder (default: .demo/)")
+    options = parser.parse_args(args)
+    output = options.dir or DEMO_DIR
+    if options.dir is None:
+        shutil.rmtree(DEMO_DIR, ignore_errors=True)
+    elif output.exists() and any(output.iterdir()):
+        parser.error(f"--dir {output} is not empty")
     status = run_in_tools(
-        "-m", "cookiecutter", "--no-input", "--output-dir", str(DEMO_DIR), str(ROOT)
+        "-m", "cookiecutter", "--no-input", "--output-dir", str(output), str(ROOT)
     )
     if status:
         return status
-    (project,) = DEMO_DIR.iterdir()
+    (project,) = output.iterdir()
     environ = os.environ | {"UV_PYTHON": python313()}
     steps = [
         [uv(), "sync", "--locked", "--quiet"],
@@ -97,16 +108,22 @@ def demo() -> int:
     ]
     for step in steps:
         subprocess.run(step, cwd=project, env=environ, check=True)
-    print(f"\nBaked {project.relative_to(ROOT)}. Serving http://127.0.0.1:8000/ (Ctrl-C stops).")
-    print(
-        f"Admin user: cd {project.relative_to(ROOT)} && "
-        f"{os.path.relpath(uv(), project)} run python manage.py createsuperuser\n"
-    )
-    serve = [uv(), "run", "--frozen", "python", "manage.py", "runserver", "127.0.0.1:8000"]
-    try:
-        return subprocess.run(serve, cwd=project, env=environ).returncode
-    except KeyboardInterrupt:
-        return 0
+    address = f"127.0.0.1:{options.port}"
+    shown = os.path.relpath(project) if project.is_relative_to(Path.cwd()) else project
+    print(f"\nBaked {shown}. Serving http://{address}/ (Ctrl-C stops).")
+    print(f"Admin user: cd {shown} && {uv()} run python manage.py createsuperuser\n")
+    serve = [uv(), "run", "--frozen", "python", "manage.py", "runserver", address]
+    interrupted = False
+    with subprocess.Popen(serve, cwd=project, env=environ) as server:
+        while server.returncode is None:
+            try:
+                server.wait()
+            except KeyboardInterrupt:
+                # Ctrl-C reached the server too: wait for it to stop, and its last process
+                # to stop the database, rather than kill it a moment later and leave the
+                # database running.
+                interrupted = True
+    return 0 if interrupted else server.returncode
 
 
 def main(argv: list[str]) -> int:
@@ -118,7 +135,7 @@ def main(argv: list[str]) -> int:
         parallel = [] if workers == "0" else ["-n", workers, "--dist", "loadfile"]
         return run_in_tools("-m", "pytest", *parallel, *rest)
     if command == "demo":
-        return demo()
+        return demo(rest)
     if command == "bench":
         return run_in_tools("-m", "bench", *rest)
     if command == "bench-tasks":

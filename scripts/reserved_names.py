@@ -2,7 +2,8 @@
 
 The slug becomes a top-level package and a Django app label of the baked project, so it
 must not be the label of a Django contrib app, a top-level module of any package the
-shipped locks install (the project's own tools included), a module of the standard
+shipped locks install (the project's own tools and every dependency group included, as
+a bake for another PostgreSQL major installs that major's), a module of the standard
 library of the project's Python, or a top-level name the project already has. The list
 is read from real installs of each bake, not kept by hand; keywords (and the standard
 library of the Python running cookiecutter) the hook takes from its own Python.
@@ -102,7 +103,8 @@ def uv_environment() -> dict[str, str]:
 
 def bake_and_install(interface: str, output: str, uv: str) -> Path:
     baked = bake(interface, output, PLACEHOLDER_SLUG)
-    subprocess.run([uv, "sync", "--locked", "--quiet"], cwd=baked, env=uv_environment(), check=True)
+    install = [uv, "sync", "--locked", "--quiet", "--all-groups"]
+    subprocess.run(install, cwd=baked, env=uv_environment(), check=True)
     return baked
 
 

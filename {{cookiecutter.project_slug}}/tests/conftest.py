@@ -39,6 +39,13 @@ print("probe-result: " + json.dumps(results))
 """
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """The production hasher is slow on purpose (PBKDF2, 1.5 million rounds: a third of
+    a CPU-second per password set or checked); the tests set and check dozens."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def production_env() -> dict[str, str]:
     """Every variable of the schema set explicitly, so a local .env cannot leak in."""

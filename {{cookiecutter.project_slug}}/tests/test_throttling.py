@@ -22,14 +22,8 @@ PASSWORD = "correct horse battery staple 42"
 WRONG = "a wrong passphrase 7"
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    """Dozens of sign-ins: the production hasher is slow on purpose."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
-def ada(fast_password_hashing) -> User:
+def ada() -> User:
     return User.objects.create_user("ada", "ada@example.com", PASSWORD)
 
 
