@@ -7,8 +7,9 @@ https://12factor.net/backing-services
 """
 
 import socket
+import threading
+import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -167,18 +168,31 @@ def backing_services() -> list[Service]:
     probed = [service for service in services if service.probe is not None]
     if not probed:
         return services
-    pool = ThreadPoolExecutor(max_workers=len(probed), thread_name_prefix="status-probe")
-    futures = {pool.submit(service.probe): service for service in probed if service.probe}
-    done, _ = wait(futures, timeout=WAIT_SECONDS)
-    # A probe still running is left to its own timeout; the page does not wait for it.
-    pool.shutdown(wait=False)
-    for future, service in futures.items():
-        if future not in done:
+    answers: dict[int, bool] = {}
+
+    def probe(index: int, check: Callable[[], bool]) -> None:
+        try:
+            answers[index] = bool(check())
+        except Exception:
+            answers[index] = False
+
+    # Daemon threads: a probe still running is left to its own timeout, and neither the
+    # page nor the process's exit waits for it (an executor's threads are joined at exit).
+    threads = [
+        threading.Thread(target=probe, args=(index, service.probe), daemon=True)
+        for index, service in enumerate(probed)
+        if service.probe
+    ]
+    deadline = time.monotonic() + WAIT_SECONDS
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    for index, service in enumerate(probed):
+        if index not in answers:
             service.state = f"no answer within {WAIT_SECONDS:g} s"
-        elif future.exception() is None and future.result():
-            service.state = "reachable"
         else:
-            service.state = "unreachable"
+            service.state = "reachable" if answers[index] else "unreachable"
     return services
 
 
