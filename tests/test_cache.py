@@ -15,7 +15,8 @@ from visitor import Visitor, create_user
 
 pytestmark = pytest.mark.boot
 PASSWORD = "a cached passphrase 1357"
-# config/cache.py: the socket timeout, and the pause before a failed cache is tried again.
+# config/cache.py: the socket timeout; config/cacheoutage.py: the pause before a failed
+# cache is tried again.
 SOCKET_TIMEOUT, RETRY_AFTER = 2, 5
 UNREACHABLE, BACK = "is unreachable", "answers again"
 # Processes of the served project: each has its own view of an outage, and says so once.
