@@ -119,11 +119,27 @@ def migrated(releases) -> dict[str, str]:
     return environ
 
 
-# The files that take longest (setup included), longest first, as "time per file" of a
-# cold run printed them. Each worker takes a whole file at a time (--dist loadfile), so
-# a long file started last sets the wall time: these start first, the rest follow in
-# collection order. Re-measure when a file's time moves by a minute.
-LONGEST_FIRST = ("test_container.py",)
+# The files that take longest (setup included), longest first, as "time per file" below
+# shows them. Each worker takes a whole file at a time (--dist loadfile), so a long file
+# started last sets the wall time: these start first, the rest follow in collection
+# order. Re-measure when a file's time moves by a minute.
+LONGEST_FIRST = (
+    "test_project.py",
+    "test_bench_smoke.py",
+    "test_container.py",
+    "test_stateless.py",
+    "test_error_reporting.py",
+    "test_real_infrastructure.py",
+    "test_worker.py",
+    "test_media.py",
+    "test_faults.py",
+    "test_observatory.py",
+    "test_telemetry.py",
+    "test_accounts.py",
+    "test_first_minutes.py",
+    "test_update.py",
+    "test_supply_chain.py",
+)
 STAGES = ("bake", "project", "boot", "bench", "container")
 _stage_seconds: dict[str, float] = {}
 _file_seconds: dict[str, float] = {}
