@@ -117,7 +117,16 @@ def test_a_new_clone_serves_after_the_readme_commands(interface):
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(server.pid, signal.SIGINT)  # Ctrl-C
-        output = server.communicate(timeout=10)[0].decode(errors="replace")
+        outlived = False
+        try:
+            output = server.communicate(timeout=30)[0].decode(errors="replace")
+        except subprocess.TimeoutExpired:
+            # Never left running: it holds its port and the development PostgreSQL.
+            outlived = True
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(server.pid, signal.SIGKILL)
+            output = server.communicate(timeout=10)[0].decode(errors="replace")
+    assert not outlived, "runserver outlived Ctrl-C by 30 s\n" + output[-3000:]
     assert statuses == (200, 200), output[-3000:]
     # The development PostgreSQL (no DATABASE_URL in bin/setup's .env) served them, and
     # stopped with its last user.
