@@ -3,6 +3,7 @@
 import os
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -34,39 +35,68 @@ def pytest_report_header() -> list[str]:
     return [f"baked projects use: {python313()}"]
 
 
+@pytest.fixture(scope="session")
+def kept() -> Iterator[dict]:
+    """What the parametrized session fixtures below made, for the whole session of this
+    process. pytest holds one value of such a fixture at a time and makes it again when
+    a test asks for another parameter; a pytest-xdist worker runs a whole file at a time,
+    its tests of both interfaces, so every file would bake, install and migrate each
+    project again. The databases made are dropped at the end."""
+    made: dict = {}
+    yield made
+    for (kind, _), value in made.items():
+        if kind == "database":
+            drop_database(value)
+
+
 @pytest.fixture(scope="session", params=MATRIX, ids=matrix_id)
-def baked(request, tmp_path_factory) -> tuple[dict, Path]:
+def baked(request, tmp_path_factory, kept) -> tuple[dict, Path]:
     """One bake per option combination, shared by every bake test."""
     options = request.param
-    return options, bake(tmp_path_factory.mktemp(matrix_id(options)), **options)
+    key = ("baked", matrix_id(options))
+    if key not in kept:
+        kept[key] = options, bake(tmp_path_factory.mktemp(matrix_id(options)), **options)
+    return kept[key]
 
 
 @pytest.fixture(scope="session", params=INTERFACES)
-def project(request, tmp_path_factory) -> Project:
+def project(request, tmp_path_factory, kept) -> Project:
     """A default bake for one web interface, installed from its lock, without .env:
     the environment is all a production process gets."""
-    started = time.monotonic()
-    path = bake(tmp_path_factory.mktemp(f"project-{request.param}"), web_interface=request.param)
-    installed = install(path, request.param)
-    (path / ".env").unlink()
-    print(f"\n[{request.param}] baked and installed in {time.monotonic() - started:.1f} s")
-    return installed
+    key = ("project", request.param)
+    if key not in kept:
+        started = time.monotonic()
+        path = bake(
+            tmp_path_factory.mktemp(f"project-{request.param}"), web_interface=request.param
+        )
+        kept[key] = install(path, request.param)
+        (path / ".env").unlink()
+        print(f"\n[{request.param}] baked and installed in {time.monotonic() - started:.1f} s")
+    return kept[key]
 
 
 @pytest.fixture(scope="session")
-def database(project):
-    """A fresh Postgres database for one project, dropped afterwards."""
-    name = new_database(f"tfd_{project.interface}")
-    yield name
-    drop_database(name)
+def database(project, kept) -> str:
+    """A fresh Postgres database for one project, dropped at the end of the session."""
+    key = ("database", project.interface)
+    if key not in kept:
+        kept[key] = new_database(f"tfd_{project.interface}")
+    return kept[key]
 
 
 @pytest.fixture(scope="session")
-def releases(project, database) -> tuple[dict[str, str], list[subprocess.CompletedProcess]]:
+def releases(project, database, kept) -> tuple[dict[str, str], list[subprocess.CompletedProcess]]:
     """The release phase, as two platforms' hooks (or a retried Job) may run it: two
     Procfile `release` processes on the fresh database, one of them through the server's
     Unix socket in Cloud SQL's URL form. They are held at the release lock until both
     wait there, so they overlap however loaded the machine is."""
+    key = ("releases", project.interface)
+    if key not in kept:
+        kept[key] = project.production_env(database), release_twice(project, database)
+    return kept[key]
+
+
+def release_twice(project: Project, database: str) -> list[subprocess.CompletedProcess]:
     release_env = project.release_env(database)
     environments = [release_env, release_env | {"DATABASE_URL": socket_database_url(database)}]
     command = procfile_command(project, "release")
@@ -86,13 +116,14 @@ def releases(project, database) -> tuple[dict[str, str], list[subprocess.Complet
         deadline = time.monotonic() + 180
         while int(query(database, WAITING_FOR_THE_LOCK)[0]) < len(started):
             assert time.monotonic() < deadline, "the releases never waited for the lock"
-            assert all(process.poll() is None for process in started), "a release ended"
+            if any(process.poll() is not None for process in started):
+                break  # failed before the lock: the tests show its output
             time.sleep(0.2)
     finished = []
     for process in started:
         stdout, stderr = process.communicate(timeout=180)
         finished.append(subprocess.CompletedProcess(command, process.returncode, stdout, stderr))
-    return project.production_env(database), finished
+    return finished
 
 
 @pytest.fixture(scope="session")
@@ -104,19 +135,56 @@ def migrated(releases) -> dict[str, str]:
     return environ
 
 
+# The files that take longest (setup included), longest first, as "time per file" below
+# shows them. Each worker takes a whole file at a time (--dist loadfile), so a long file
+# started last sets the wall time: these start first, the rest follow in collection
+# order. Re-measure when a file's time moves by a minute.
+LONGEST_FIRST = (
+    "test_project.py",
+    "test_bench_smoke.py",
+    "test_container.py",
+    "test_stateless.py",
+    "test_error_reporting.py",
+    "test_real_infrastructure.py",
+    "test_worker.py",
+    "test_media.py",
+    "test_faults.py",
+    "test_observatory.py",
+    "test_telemetry.py",
+    "test_accounts.py",
+    "test_first_minutes.py",
+    "test_update.py",
+    "test_supply_chain.py",
+)
 STAGES = ("bake", "project", "boot", "bench", "container")
 _stage_seconds: dict[str, float] = {}
+_file_seconds: dict[str, float] = {}
 _started = time.monotonic()
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items):
+    """LONGEST_FIRST's files first. Last of the hooks: after pytest groups the tests by
+    fixture parameter, which this stable sort keeps within each file. (dev.py tells
+    pytest-xdist not to sort the files again, by their number of tests.)"""
+    rank = {name: index for index, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
+
 def pytest_runtest_logreport(report):
-    """Time each test, setup (bakes, installs) included, under its stage's marker. Runs
-    where results are reported: in the main process under pytest-xdist too."""
+    """Time each test, setup (bakes, installs) included, under its stage's marker and
+    its file. Runs where results are reported: in the main process under pytest-xdist."""
     stage = next((m for m in STAGES if m in report.keywords), "other")
     _stage_seconds[stage] = _stage_seconds.get(stage, 0.0) + report.duration
+    name = report.nodeid.split("::", 1)[0].rsplit("/", 1)[-1]
+    _file_seconds[name] = _file_seconds.get(name, 0.0) + report.duration
 
 
 def pytest_terminal_summary(terminalreporter):
+    terminalreporter.section("time per file, the longest (see LONGEST_FIRST)")
+    longest = sorted(_file_seconds.items(), key=lambda item: -item[1])[:12]
+    for name, seconds in longest:
+        terminalreporter.write_line(f"{name:<32} {seconds:7.1f} s")
     terminalreporter.section("time per stage (summed over workers)")
     for stage, seconds in sorted(_stage_seconds.items(), key=lambda item: -item[1]):
         terminalreporter.write_line(f"{stage:<10} {seconds:7.1f} s")

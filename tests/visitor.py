@@ -75,3 +75,9 @@ class Visitor:
         return Page(
             outcome.status, outcome.header("Location") or "", outcome.body.decode(errors="replace")
         )
+
+
+def signs_in(visitor: Visitor, server: Server, name: str, password: str) -> bool:
+    """Whether the login form takes this name and password and the next page knows it."""
+    page = visitor.submit(server, "/accounts/login/", {"username": name, "password": password})
+    return page.status == 302 and "Signed in as " + name in visitor.get(server, "/").text

@@ -22,7 +22,7 @@ from django.core.files.storage import storages
 from django.core.mail.handler import DEFAULT_MAILER_BACKEND
 from django.db import connections
 
-from config.cache import DegradingRedisCache
+from config.cacheoutage import DegradingRedisCache
 from config.checks import LOCAL_EMAIL_BACKENDS
 from config.env import BASE_DIR
 from config.health import database_ready

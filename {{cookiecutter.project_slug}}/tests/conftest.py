@@ -5,11 +5,26 @@ import os
 import secrets
 import subprocess
 import sys
+from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
-from config.env import BASE_DIR, Env
+from config.env import BASE_DIR, Env, describe_problems
 from config.envdocs import default_text
+
+# A secret key the schema accepts, and every variable a production process needs, valid.
+STRONG_KEY = "k7Gq2vXz9LmP4wRt8YbN3cJh6FdS1aQe5UoI0pKlZxCvBnMgT-Wd"
+REQUIRED = {"DJANGO_SECRET_KEY": STRONG_KEY, "DATABASE_URL": "sqlite:///db", "ALLOWED_HOSTS": "a.b"}
+
+
+def problems(base: dict[str, Any] = REQUIRED, **environ: Any) -> str:
+    """The message a process would print for `base` (by default valid) with `environ` on
+    top, and whatever the process environment holds; no .env file read."""
+    with pytest.raises(ValidationError) as error:
+        Env(_env_file=None, **(base | environ))
+    return describe_problems(error.value)
+
 
 RESULT_MARK = "probe-result: "
 PROBE = """

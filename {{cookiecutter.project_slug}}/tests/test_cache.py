@@ -13,16 +13,11 @@ from pydantic import ValidationError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from waffle.models import Flag
 
-from config import cache, flags
-from config.cache import (
-    RETRY_AFTER,
-    DegradingClient,
-    DegradingRedisCache,
-    cache_settings,
-    check_cache_url,
-    session_engine,
-)
+from config import cacheoutage, flags
+from config.cache import cache_settings, check_cache_url, session_engine
+from config.cacheoutage import RETRY_AFTER, DegradingClient, DegradingRedisCache
 from config.env import Env, describe_problems
+from tests.conftest import STRONG_KEY
 
 # What each provider's documentation shows (host names and passwords made up), and the
 # TLS options the project hands redis-py for it. Providers that set REDIS_URL are read
@@ -95,7 +90,7 @@ def environment(monkeypatch, **environ: str):
         _env_file=None,
         DATABASE_URL="sqlite:///db",
         DEBUG="1",
-        DJANGO_SECRET_KEY="k7Gq2vXz9LmP4wRt8YbN3cJh6FdS1aQe5UoI0pKlZxCvBnMgT-Wd",
+        DJANGO_SECRET_KEY=STRONG_KEY,
     )
 
 
@@ -108,14 +103,14 @@ def env_problems(monkeypatch, **environ: str) -> str:
 @pytest.fixture(autouse=True)
 def no_outage_yet(monkeypatch):
     """Outages are per process; each test starts with none."""
-    monkeypatch.setattr(cache, "_outages", {})
+    monkeypatch.setattr(cacheoutage, "_outages", {})
 
 
 @pytest.mark.parametrize(("url", "location", "tls"), PROVIDERS.values(), ids=PROVIDERS)
 def test_each_providers_url_reaches_redis_py_as_its_options(url, location, tls):
     check_cache_url(url)
     (default,) = cache_settings(url).values()
-    assert default["BACKEND"] == "config.cache.DegradingRedisCache"
+    assert default["BACKEND"] == "config.cacheoutage.DegradingRedisCache"
     assert default["LOCATION"] == location
     assert default["OPTIONS"] == {"socket_connect_timeout": 2, "socket_timeout": 2} | tls
     # What the connection pool builds its connections from: the URL's keywords and ours.
@@ -210,7 +205,7 @@ def test_unusable_cache_urls_are_explained(url, reason):
 
 def test_an_unreachable_cache_is_a_miss_with_one_warning_and_no_wait(caplog):
     client = DegradingClient([NOBODY])
-    with caplog.at_level(logging.WARNING, logger="config.cache"):
+    with caplog.at_level(logging.WARNING, logger="config.cacheoutage"):
         started = time.monotonic()
         assert client.get("page", default="computed") == "computed"
         client.set("page", "value", 60)

@@ -1,16 +1,15 @@
 """The environment is validated before anything serves, and documented where people look."""
 
 import re
-from typing import Any
 
 import dj_database_url
 import pytest
-from pydantic import AliasChoices, ValidationError
+from pydantic import AliasChoices
 
-from config.env import BASE_DIR, REVISION_VARIABLES, Env, describe_problems
+from config.env import BASE_DIR, REVISION_VARIABLES, Env
 from config.envdocs import example_file, markdown_table
 from config.tasks import tasks_settings
-from tests.conftest import run_python
+from tests.conftest import STRONG_KEY, problems, run_python
 
 # Other names a variable is read from (what platforms and boto3 set).
 ALIASES = {
@@ -19,14 +18,6 @@ ALIASES = {
     if isinstance(field.validation_alias, AliasChoices)
     for alias in field.validation_alias.choices
 }
-STRONG_KEY = "k7Gq2vXz9LmP4wRt8YbN3cJh6FdS1aQe5UoI0pKlZxCvBnMgT-Wd"
-
-
-def problems(**environ: Any) -> str:
-    """The message a process would print for this environment (no .env file read)."""
-    with pytest.raises(ValidationError) as error:
-        Env(_env_file=None, **environ)
-    return describe_problems(error.value)
 
 
 @pytest.fixture(autouse=True)
@@ -42,7 +33,7 @@ def test_development_needs_no_database_url():
 
 
 def test_missing_required_variables_are_all_named_in_one_message():
-    message = problems()
+    message = problems({})
     assert "DJANGO_SECRET_KEY: is required but not set" in message
     assert "DATABASE_URL: is required when DEBUG is off" in message
     assert "ALLOWED_HOSTS: must name at least one host when DEBUG is off" in message
@@ -75,13 +66,13 @@ def test_every_invalid_value_is_reported_without_echoing_it():
     ],
 )
 def test_unusable_database_urls_are_refused(url, reason):
-    message = problems(DJANGO_SECRET_KEY=STRONG_KEY, ALLOWED_HOSTS="a.example", DATABASE_URL=url)
+    message = problems(DATABASE_URL=url)
     assert f"DATABASE_URL: {reason}" in message
 
 
 @pytest.mark.parametrize("key", ["short", "a" * 60, "django-insecure-" + STRONG_KEY])
 def test_weak_secret_keys_are_refused(key):
-    message = problems(DJANGO_SECRET_KEY=key, DATABASE_URL="sqlite:///db", ALLOWED_HOSTS="a.b")
+    message = problems(DJANGO_SECRET_KEY=key)
     assert "DJANGO_SECRET_KEY:" in message
     assert key not in message
 
@@ -206,9 +197,7 @@ def test_a_serving_process_refuses_to_start_and_lists_every_bad_variable(product
 
 def test_more_threads_than_pooled_connections_are_refused_naming_both():
     message = problems(
-        DJANGO_SECRET_KEY=STRONG_KEY,
         DATABASE_URL="postgres://app@db.internal/shop",
-        ALLOWED_HOSTS="app.example.com",
         WEB_THREADS="8",
         DATABASE_POOL_MAX_SIZE="4",
     )
@@ -225,6 +214,7 @@ def test_readme_table_lists_exactly_the_schema():
 
 def test_malformed_service_urls_are_named_with_the_other_problems_and_never_shown():
     message = problems(
+        {},
         DATABASE_URL="sqlite:///db",
         CACHE_URL="redis//:hunter2@cache",
         EMAIL_URL="smtp://postmaster:hunter3@mail.example:bad port",
@@ -238,9 +228,7 @@ def test_malformed_service_urls_are_named_with_the_other_problems_and_never_show
 
 @pytest.mark.parametrize("url", ["mqtt://cache:1883", "valkey://", "redis://cache:x/0"])
 def test_unusable_cache_urls_are_refused(url):
-    message = problems(
-        DJANGO_SECRET_KEY=STRONG_KEY, ALLOWED_HOSTS="a.b", DATABASE_URL="sqlite:///d", CACHE_URL=url
-    )
+    message = problems(CACHE_URL=url)
     assert "  CACHE_URL: " in message
 
 
@@ -270,17 +258,13 @@ def test_unusable_cache_urls_are_refused(url):
     ],
 )
 def test_unusable_service_settings_are_named_without_their_value(environ, name):
-    message = problems(
-        DJANGO_SECRET_KEY=STRONG_KEY, DATABASE_URL="sqlite:///db", ALLOWED_HOSTS="a.b", **environ
-    )
+    message = problems(**environ)
     assert f"  {name}: " in message, message
     assert environ[name] not in message
 
 
 def test_one_start_up_error_names_every_malformed_url():
     message = problems(
-        DJANGO_SECRET_KEY=STRONG_KEY,
-        ALLOWED_HOSTS="a.b",
         DATABASE_URL="postgres//user:hunter2@db/app",
         AWS_STORAGE_BUCKET_NAME="media",
         AWS_S3_ENDPOINT_URL="https://objects.example:bad",
@@ -321,22 +305,12 @@ def test_an_explicit_git_revision_wins_and_an_empty_one_does_not(monkeypatch):
     ],
 )
 def test_bad_task_settings_are_refused(name, value):
-    valid = {
-        "DJANGO_SECRET_KEY": STRONG_KEY,
-        "DATABASE_URL": "sqlite:///db",
-        "ALLOWED_HOSTS": "a.b",
-    }
-    message = problems(**valid, **{name: value})
+    message = problems(**{name: value})
     assert re.search(rf"^  {name}: ", message, re.MULTILINE), message
 
 
 def test_admins_are_email_addresses():
-    message = problems(
-        DJANGO_SECRET_KEY=STRONG_KEY,
-        DATABASE_URL="sqlite:///db",
-        ALLOWED_HOSTS="a.b",
-        ADMINS="ops@example.com,nobody",
-    )
+    message = problems(ADMINS="ops@example.com,nobody")
     assert "  ADMINS: each must be an email address" in message
 
 

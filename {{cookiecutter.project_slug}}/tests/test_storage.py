@@ -9,11 +9,10 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from pydantic import ValidationError
 from storages.backends.s3 import S3Storage
 
-from config.env import Env, describe_problems
 from config.storage import StorageEnv, media_storage
+from tests.conftest import problems
 
 # Any: the settings take these as keyword arguments beside their own typed options.
 KEYS: dict[str, Any] = {
@@ -134,18 +133,6 @@ def test_a_bucket_name_with_dots_is_addressed_by_path():
     """A wildcard certificate covers one label: https://my.media.host would not verify."""
     link = signed_link({"AWS_STORAGE_BUCKET_NAME": "my.media", "AWS_S3_REGION_NAME": "eu-west-1"})
     assert link.startswith("https://s3.eu-west-1.amazonaws.com/my.media/notes/a.txt?")
-
-
-def problems(**environ: Any) -> str:
-    with pytest.raises(ValidationError) as error:
-        Env(
-            _env_file=None,
-            DJANGO_SECRET_KEY="k7Gq2vXz9LmP4wRt8YbN3cJh6FdS1aQe5UoI0pKlZxCvBnMgT-Wd",
-            DATABASE_URL="sqlite:///db",
-            ALLOWED_HOSTS="a.example",
-            **environ,
-        )
-    return describe_problems(error.value)
 
 
 def test_amazon_s3_without_a_region_is_refused():
