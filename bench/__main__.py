@@ -13,6 +13,16 @@ from pathlib import Path
 from bakery import INTERFACES, Project, bake, install
 from bench import report, suite
 
+# --only's names, each the Config flag it keeps on ("boot": first request and import;
+# "load": load, concurrency and memory; "tests": the template suite's stage).
+FIGURE_GROUPS = {
+    "bake": "bake",
+    "boot": "boot",
+    "load": "load",
+    "image": "image",
+    "tests": "bake_stage",
+}
+
 
 def arguments(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
@@ -29,6 +39,12 @@ def arguments(argv: list[str]) -> argparse.Namespace:
         "output instead of running its -m bake stage",
     )
     parser.add_argument("--no-image", action="store_true", help="skip the image build")
+    parser.add_argument(
+        "--only",
+        type=lambda text: set(text.split(",")),
+        metavar="FIGURES",
+        help=f"measure only these, comma-separated: {', '.join(FIGURE_GROUPS)}",
+    )
     parser.add_argument(
         "--markdown", type=Path, metavar="FILE", help="also write the report to FILE"
     )
@@ -61,13 +77,20 @@ def header(config: suite.Config, python: str, started: float, load_before: tuple
 def main(argv: list[str]) -> int:
     args = arguments(argv)
     config = suite.QUICK if args.quick else suite.Config()
-    config = suite.Config(
-        **{
-            **config.__dict__,
-            "test_log": args.test_log,
-            "image": config.image and not args.no_image,
-        }
-    )
+    flags = {
+        "test_log": args.test_log,
+        "image": config.image and not args.no_image,
+    }
+    if args.only:
+        if unknown := args.only - FIGURE_GROUPS.keys():
+            sys.exit(
+                f"--only: unknown {', '.join(sorted(unknown))}; known: {', '.join(FIGURE_GROUPS)}"
+            )
+        for name, flag in FIGURE_GROUPS.items():
+            flags[flag] = name in args.only
+        flags["image"] = flags["image"] and not args.no_image
+        flags["test_log"] = args.test_log if "tests" in args.only else None
+    config = suite.Config(**{**config.__dict__, **flags})
     started, load_before = time.time(), os.getloadavg()
     workdir = Path(tempfile.mkdtemp(prefix="tfd-bench-"))
     try:

@@ -32,6 +32,8 @@ class Config:
     # PYTHONDONTWRITEBYTECODE=1); "compiled": compileall first, as the image build does.
     bytecode: tuple[str, ...] = ("none", "compiled")
     bake: bool = True
+    boot: bool = True  # first request and import
+    load: bool = True  # load, concurrency and memory
     image: bool = True
     bake_stage: bool = True  # run the template suite's `-m bake` stage for its timing
     test_log: Path | None = None  # or read the stage times from a saved pytest output
@@ -102,6 +104,8 @@ def run(
             say("bake")
             measure_bake(config, next(iter(projects.values())), results)
         for interface, project in projects.items():
+            if not (config.boot or config.load):
+                break
             say(f"preparing the {interface} subjects")
             # Preparing runs Django several times, twice as fast with bytecode. Each state
             # measured below first removes or compiles it, so this changes no figure.
@@ -113,8 +117,10 @@ def run(
                 bare_subject(project, workdir, database, environ),
                 ceiling_subject(project, workdir),
             )
-            measure_boot_and_imports(config, interface, subjects, workdir, results, say)
-            measure_load_and_memory(config, interface, subjects, workdir, results, say)
+            if config.boot:
+                measure_boot_and_imports(config, interface, subjects, workdir, results, say)
+            if config.load:
+                measure_load_and_memory(config, interface, subjects, workdir, results, say)
     finally:
         upstream.close()
         drop_database(database)

@@ -128,7 +128,10 @@ def test_final_image_has_no_compiler_uv_cache_dev_tools_git_or_env(built):
     assert not names & {"app/.env", "app/.env.production"}
     assert not any(p.startswith(("app/.git/", "app/tests/")) for p in names)
     assert any(p.lstrip("/").startswith("app/staticfiles/staticfiles.json") for p in files)
-    assert any(re.search(r"app/\.venv/.*/django/__pycache__/.*\.pyc$", p) for p in files)
+    # Libraries as bytecode alone (bin/slim-venv), the project's code beside its sources.
+    assert any(re.search(r"app/\.venv/.*/site-packages/django/__init__\.pyc$", p) for p in files)
+    assert not any(re.search(r"app/\.venv/.*/site-packages/django/.*\.py$", p) for p in files)
+    assert any(re.search(r"app/config/__pycache__/settings\..*\.pyc$", p) for p in files)
 
 
 def test_no_secret_is_in_any_layer_the_config_or_the_history(built, container_env, running):

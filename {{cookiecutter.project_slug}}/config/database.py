@@ -122,7 +122,6 @@ def database_settings(env: DatabaseEnv) -> dict[str, Any]:
     # Imported here: gunicorn's master validates the environment (config/env.py) but
     # never connects, and need not load the database drivers.
     import dj_database_url
-    from psycopg_pool import ConnectionPool
 
     given = env.DATABASE_URL.get_secret_value() or development_database_url()
     url, pooled = split_pooler_flag(given)
@@ -140,7 +139,7 @@ def database_settings(env: DatabaseEnv) -> dict[str, Any]:
             "timeout": POOL_CHECKOUT_TIMEOUT,
             "reconnect_timeout": POOL_RECONNECT_TIMEOUT,
             # A connection broken by a database restart is replaced, not handed out.
-            "check": ConnectionPool.check_connection,
+            "check": check_connection,
         },
     }
     if pooled:
@@ -149,6 +148,15 @@ def database_settings(env: DatabaseEnv) -> dict[str, Any]:
         database["DISABLE_SERVER_SIDE_CURSORS"] = True
         database["OPTIONS"] |= {"prepare_threshold": None, "server_side_binding": False}
     return database
+
+
+def check_connection(connection: Any) -> None:
+    """psycopg_pool's own check (an empty query), imported with the pool at the first
+    connection rather than by the settings: a process boots and answers /healthz
+    without loading the pool."""
+    from psycopg_pool import ConnectionPool
+
+    ConnectionPool.check_connection(connection)
 
 
 _limited: weakref.WeakSet[Any] = weakref.WeakSet()

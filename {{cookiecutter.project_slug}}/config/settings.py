@@ -182,6 +182,10 @@ STORAGES = {
     "default": media_storage(env),
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
+# Pages link the hashed names only, so collectstatic keeps no copy under the original
+# name: half the collected files, and of the image.
+# https://whitenoise.readthedocs.io/en/stable/django.html#WHITENOISE_KEEP_ONLY_HASHED_FILES
+WHITENOISE_KEEP_ONLY_HASHED_FILES = True
 # Uploads on the local disk, in development only (git- and docker-ignored).
 MEDIA_ROOT = BASE_DIR / "media"
 MEDIA_URL = "media/"
