@@ -2,10 +2,10 @@
 (config/telemetry.py). Imported when it is off too (settings.MIDDLEWARE and the log
 configuration name these classes), so nothing of `opentelemetry` is imported at the top.
 
-The span is ours rather than opentelemetry-instrumentation-django's middleware, which
-cost a quarter of a page's CPU (docs/performance.md in the template): one span per
-request, named after its route, with the attributes a trace view shows and nothing
-collected per request that nobody reads.
+The span is ours rather than opentelemetry-instrumentation-django's middleware, the
+largest part of OpenTelemetry's cost on a page (docs/performance.md in the template):
+one span per request, named after its route, with the attributes a trace view shows
+and nothing collected per request that nobody reads.
 """
 
 import logging
