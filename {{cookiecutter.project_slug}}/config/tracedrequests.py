@@ -61,10 +61,7 @@ class RequestSpans(SyncAndAsyncMiddleware):
             request.method,
             parent,
             kind=self.trace.SpanKind.SERVER,
-            attributes={
-                "http.method": request.method,
-                "http.target": request.path,
-            },
+            attributes={"http.method": request.method, "http.target": request.path},
         )
         context = span.get_span_context()
         _request_trace_id.set(f"{context.trace_id:032x}" if context.is_valid else None)
