@@ -78,6 +78,29 @@ CROSS_GOALS = (
 )
 
 
+@dataclass(frozen=True)
+class TemplateGoal:
+    """The template against itself in one interface's section (issue 21: OpenTelemetry)."""
+
+    text: str
+    metric: str
+    baseline_metric: str
+    at_least: float
+
+
+TEMPLATE_GOALS = (
+    TemplateGoal(
+        "page with OpenTelemetry on ≥ 0.8 × off", "telemetry_on_per_core", "page_per_core", 0.8
+    ),
+    TemplateGoal(
+        "page with OpenTelemetry off ≥ 0.98 × without its code",
+        "page_per_core",
+        "telemetry_absent_per_core",
+        0.98,
+    ),
+)
+
+
 def _ratio_text(value: float | None) -> str:
     return "–" if value is None else f"{value:.2f}"
 
@@ -186,6 +209,23 @@ def cross_goals(results: Results) -> list[str]:
     return lines
 
 
+def template_goals(results: Results) -> list[str]:
+    samples = {(row.section, row.metric): row.values.get(TEMPLATE) for row in results.rows}
+    lines = []
+    for goal in TEMPLATE_GOALS:
+        for section, metric in samples:
+            value = ratio(samples[section, metric], samples.get((section, goal.baseline_metric)))
+            if metric != goal.metric or value is None:
+                continue
+            verdict = "met" if value >= goal.at_least else "**missed**"
+            rps = [(name.replace("_per_core", "_rps")) for name in (metric, goal.baseline_metric)]
+            also = ratio(samples.get((section, rps[0])), samples.get((section, rps[1])))
+            lines.append(
+                f"- {verdict}: {goal.text}: {value:.2f} ({section}); in req/s: {_ratio_text(also)}"
+            )
+    return lines
+
+
 def import_table(results: Results, top: int = 12) -> list[str]:
     if not results.imports:
         return []
@@ -218,6 +258,7 @@ def render(results: Results, header: list[str]) -> str:
         "### Goals",
         "",
         *goals(results),
+        *template_goals(results),
         *cross_goals(results),
         "",
         *image_packages_table(results),

@@ -1,9 +1,11 @@
-"""What is measured: the baked project, a bare `startproject` project, and a hello world.
+"""What is measured: the baked project, a bare `startproject` project, and a hello world;
+and the baked project with OpenTelemetry on, and without its code.
 
 All three run from the baked project's virtual environment (same Python, Django,
 gunicorn and worker class), against the same database, with the same worker count.
 """
 
+import dataclasses
 import json
 import os
 import shutil
@@ -131,6 +133,9 @@ class Subject:
     environ: dict[str, str]
     app_module: str | None  # imported by the import-cost figure
     paths: dict[str, str] = field(default_factory=dict)  # figure name -> URL path
+
+    def log(self, workdir: Path) -> Path:
+        return workdir / f"{self.path.name}-{self.name.replace(' ', '-').replace(',', '')}.log"
 
     @property
     def python(self) -> str:
@@ -312,4 +317,60 @@ def ceiling_subject(project: Project, workdir: Path) -> Subject:
         environ={},
         app_module=None,
         paths={"hello": "/"},
+    )
+
+
+# OpenTelemetry's figures (issue 21): the template with it on, and the template without its
+# code. Off, its one per-request hook is this middleware, which removes itself at start
+# (MiddlewareNotUsed); everything else it adds runs once, at start or at a fork.
+TELEMETRY_MIDDLEWARE = '    "config.tracedrequests.RequestSpans",\n'
+# The packages stay installed in the shared virtual environment; this makes them
+# unimportable, as if they were not, for the project and every library it uses.
+NO_OPENTELEMETRY = '''"""Added by the template's bench (bench/subjects.py): no `opentelemetry` here."""
+
+import sys
+
+
+class Absent:
+    @staticmethod
+    def find_spec(name, path=None, target=None):
+        if name.partition(".")[0] == "opentelemetry":
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+
+
+sys.meta_path.insert(0, Absent)
+'''
+TELEMETRY_ON, WITHOUT_TELEMETRY = "template, OpenTelemetry on", "template without OpenTelemetry"
+
+
+def telemetry_on_subject(template: Subject, endpoint: str) -> Subject:
+    """The template with OpenTelemetry on, sending to `endpoint` with the SDK's defaults."""
+    return dataclasses.replace(
+        template,
+        name=TELEMETRY_ON,
+        environ=template.environ | {"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint},
+        app_module=None,
+        paths={"page": template.paths["page"]},
+    )
+
+
+def without_telemetry_subject(template: Subject, workdir: Path) -> Subject:
+    """The template as it would be without OpenTelemetry's code: its middleware taken out of
+    the settings and `opentelemetry` unimportable. Same code otherwise, same environment."""
+    path = workdir / f"{template.path.name}-without-opentelemetry"
+    shutil.copytree(template.path, path, symlinks=True)
+    settings = path / "config" / "settings.py"
+    text = settings.read_text()
+    if text.count(TELEMETRY_MIDDLEWARE) != 1:
+        raise LookupError(f"{TELEMETRY_MIDDLEWARE.strip()} is not once in {settings}")
+    settings.write_text(text.replace(TELEMETRY_MIDDLEWARE, ""))
+    (path / "no-opentelemetry").mkdir()
+    (path / "no-opentelemetry" / "sitecustomize.py").write_text(NO_OPENTELEMETRY)
+    return dataclasses.replace(
+        template,
+        name=WITHOUT_TELEMETRY,
+        path=path,
+        environ=template.environ | {"PYTHONPATH": str(path / "no-opentelemetry")},
+        app_module=None,
+        paths={"page": template.paths["page"]},
     )

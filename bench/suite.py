@@ -13,8 +13,19 @@ import cookiecutter
 from bakery import Project, drop_database, new_database
 from bench import figures
 from bench.stats import Sample
-from bench.subjects import WORKERS, Subject, bare_subject, ceiling_subject, template_subject
+from bench.subjects import (
+    TELEMETRY_ON,
+    WITHOUT_TELEMETRY,
+    WORKERS,
+    Subject,
+    bare_subject,
+    ceiling_subject,
+    telemetry_on_subject,
+    template_subject,
+    without_telemetry_subject,
+)
 from bench.upstream import slow_upstream
+from otlp import otlp_receiver
 
 TEMPLATE, BARE, CEILING = "template", "bare Django", "hello world"
 
@@ -31,6 +42,7 @@ class Config:
     # "none": no .pyc anywhere, as this machine leaves a fresh install (it exports
     # PYTHONDONTWRITEBYTECODE=1); "compiled": compileall first, as the image build does.
     bytecode: tuple[str, ...] = ("none", "compiled")
+    telemetry: bool = True  # the page with OpenTelemetry on, and without its code
     bake: bool = True
     boot: bool = True  # first request and import
     load: bool = True  # load, concurrency and memory
@@ -120,7 +132,10 @@ def run(
             if config.boot:
                 measure_boot_and_imports(config, interface, subjects, workdir, results, say)
             if config.load:
-                measure_load_and_memory(config, interface, subjects, workdir, results, say)
+                with telemetry_subjects(config, subjects[0], workdir) as telemetry:
+                    measure_load_and_memory(
+                        config, interface, (*subjects, *telemetry), workdir, results, say
+                    )
     finally:
         upstream.close()
         drop_database(database)
@@ -144,6 +159,21 @@ def run(
             else f"failed (pytest -m bake exited {status} after {wall:.0f} s)"
         )
     return results
+
+
+@contextlib.contextmanager
+def telemetry_subjects(config: Config, template: Subject, workdir: Path):
+    """With config.telemetry, yields the template with OpenTelemetry on, sending to a real
+    OTLP/HTTP receiver on loopback that counts what it gets and discards it, and the
+    template without OpenTelemetry's code. Once they have stopped (and flushed), the
+    first must have sent traces: else its figure would be of OpenTelemetry off."""
+    if not config.telemetry:
+        yield ()
+        return
+    with otlp_receiver(decode=False) as (endpoint, received):
+        yield telemetry_on_subject(template, endpoint), without_telemetry_subject(template, workdir)
+        if not any(post.startswith("/v1/traces ") for post in received.requests):
+            raise AssertionError(f"OpenTelemetry on sent no trace to {endpoint}")
 
 
 def measure_bake(config: Config, project: Project, results: Results) -> None:
@@ -188,7 +218,7 @@ def measure_boot_and_imports(
             )
             # Alternating which goes first cancels what the first run leaves warm for the second.
             for subject in (template, bare) if round_ % 2 == 0 else (bare, template):
-                log = workdir / f"{subject.path.name}.log"
+                log = subject.log(workdir)
                 boot[subject.name].append(figures.first_request_seconds(subject, log))
                 imports[subject.name].append(figures.import_seconds(subject) * 1000)
         label = f"{interface}, bytecode {'compiled' if state == 'compiled' else 'none'}"
@@ -224,15 +254,16 @@ def measure_load_and_memory(
     results: Results,
     say,
 ) -> None:
-    template, bare, ceiling = subjects
+    template, bare, ceiling, *telemetry = subjects
     measured = [(name, description) for name, description in LOADS if name in config.loads]
     targets = [(name, subject) for name, _ in measured for subject in (template, bare)]
     targets.append(("hello", ceiling))
+    targets += [("page", subject) for subject in telemetry]
     loads: dict[tuple[str, str], list] = {(name, s.name): [] for name, s in targets}
     with contextlib.ExitStack() as stack:
         servers = {}
         for subject in subjects:
-            log = workdir / f"{subject.path.name}.log"
+            log = subject.log(workdir)
             server, _ = stack.enter_context(subject.serving(log))
             figures.wait_until_serving(server, log)
             servers[subject.name] = server
@@ -254,7 +285,7 @@ def measure_load_and_memory(
                 )
                 loads[(name, subject.name)].append(load)
         concurrency = measure_concurrency(config, interface, template, servers[TEMPLATE], say)
-        memory = {name: figures.memory_mib(server.process.pid) for name, server in servers.items()}
+        memory = {s.name: figures.memory_mib(servers[s.name].process.pid) for s in subjects[:3]}
     add_concurrency_rows(interface, concurrency, results)
 
     hello = loads[("hello", CEILING)]
@@ -281,6 +312,7 @@ def measure_load_and_memory(
                 digits,
                 values,
             )
+    add_telemetry_rows(interface, {s.name: loads[("page", s.name)] for s in telemetry}, results)
     for (name, who), runs in loads.items():
         if errors := sum(m.load.errors for m in runs):
             results.notes.append(f"{interface}, {who}, {name}: {errors} errors under load")
@@ -305,6 +337,32 @@ def measure_load_and_memory(
         1,
         {who: workers for who, (_, workers) in memory.items()},
     )
+
+
+# Issue 21's figures, the template against itself: report.py divides the page's figure
+# with OpenTelemetry on by the template's (off), and the template's by the one without.
+TELEMETRY_METRICS = {TELEMETRY_ON: "telemetry_on", WITHOUT_TELEMETRY: "telemetry_absent"}
+
+
+def add_telemetry_rows(interface: str, runs: dict[str, list], results: Results) -> None:
+    for name, measured in runs.items():
+        for metric, label, unit, value in (
+            ("rps", "throughput", "req/s", lambda m: m.load.requests_per_second),
+            (
+                "per_core",
+                "throughput per busy core",
+                "req/CPU-s",
+                lambda m: m.requests_per_cpu_second,
+            ),
+        ):
+            results.add(
+                f"Load, {interface}",
+                f"page with a query, {name}, {label}",
+                f"{TELEMETRY_METRICS[name]}_{metric}",
+                unit,
+                0,
+                {TEMPLATE: [value(m) for m in measured]},
+            )
 
 
 def measure_concurrency(config: Config, interface: str, template: Subject, server, say) -> dict:

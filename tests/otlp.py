@@ -1,5 +1,6 @@
 """A real OTLP/HTTP receiver on loopback: what an OpenTelemetry collector accepts on
-port 4318, decoded with the project's own protobuf definitions (opentelemetry-proto)."""
+port 4318, decoded with the project's own protobuf definitions (opentelemetry-proto), or
+only counted (the bench's, which must not hold a run's spans in memory)."""
 
 import gzip
 import http.server
@@ -58,9 +59,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             body = gzip.decompress(body)
         received: Received = self.server.received
         received.requests.append(f"{self.path} {self.headers.get('Content-Type')}")
-        if self.path == "/v1/traces":
+        if self.server.decode and self.path == "/v1/traces":
             self._traces(ExportTraceServiceRequest.FromString(body), received)
-        elif self.path == "/v1/metrics":
+        elif self.server.decode and self.path == "/v1/metrics":
             self._metrics(ExportMetricsServiceRequest.FromString(body), received)
         reply = ExportTraceServiceResponse().SerializeToString()
         self.send_response(200)
@@ -99,10 +100,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 
 @contextmanager
-def otlp_receiver():
-    """Yields (endpoint URL, Received); stopped on exit."""
+def otlp_receiver(*, decode: bool = True):
+    """Yields (endpoint URL, Received); stopped on exit. Without `decode`, what is
+    received is only counted: Received.requests, one entry per export."""
     server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-    server.received = Received()
+    server.received, server.decode = Received(), decode
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

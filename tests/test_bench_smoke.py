@@ -23,6 +23,12 @@ EVERY_FIGURE = {
     "master_rss",
     "worker_rss",
     *(f"{load}_{metric}" for load in ("slow", "burst") for metric in ("rps", "p99", "errors")),
+    # The template with OpenTelemetry on, sending to a receiver, and without its code.
+    *(
+        f"telemetry_{variant}_{metric}"
+        for variant in ("on", "absent")
+        for metric in ("rps", "per_core")
+    ),
 }
 
 
@@ -33,8 +39,9 @@ def smoke_config(interface: str) -> suite.Config:
         load_seconds=1,
         warmup_seconds=0,
         load_attempts=1,
-        # The page and the static file must still answer 200; the same code loads them.
-        loads=("healthz",),
+        # The static file must still answer 200; the same code loads it. The page is
+        # loaded: OpenTelemetry's figures are divided by it.
+        loads=("healthz", "page"),
         # Compiling leaves .pyc files in the shared project's venv: a cache, which only
         # makes later boots faster, where removing them ("none") would cost every boot here.
         bytecode=("compiled",),
@@ -55,8 +62,9 @@ def test_bench_measures_every_figure_against_its_baseline(project, tmp_path):
     measured = {row.metric for row in results.rows}
     assert measured >= EVERY_FIGURE
     for row in results.rows:
-        # Concurrency rows measure the template alone (each interface at many connections).
-        alone = row.section.startswith("Concurrency")
+        # Concurrency rows measure the template alone (each interface at many connections),
+        # OpenTelemetry's rows the template against itself.
+        alone = row.section.startswith("Concurrency") or row.metric.startswith("telemetry_")
         expected = {suite.TEMPLATE} if alone else {suite.TEMPLATE, suite.BARE}
         assert expected <= row.values.keys(), row.figure
     assert set(results.imports) == {suite.TEMPLATE, suite.BARE}
@@ -64,6 +72,7 @@ def test_bench_measures_every_figure_against_its_baseline(project, tmp_path):
     assert "### Goals" in text
     assert "| **Load, " in text
     assert "| **Concurrency, " in text
+    assert "page with OpenTelemetry on ≥ 0.8 × off: " in text
 
 
 def test_bench_reads_stage_times_from_a_saved_test_run():

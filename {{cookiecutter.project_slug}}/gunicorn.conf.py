@@ -67,7 +67,7 @@ def when_ready(server):
 def post_fork(server, worker):
     # OpenTelemetry, when configured, per worker: its exporter threads would not survive
     # a fork, and the master serves no request (config/telemetry.py).
-    telemetry.start(env, env.GIT_REVISION, requests=True)
+    telemetry.start(env, env.GIT_REVISION)
 
 
 def worker_exit(server, worker):

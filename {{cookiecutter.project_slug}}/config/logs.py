@@ -190,7 +190,7 @@ class AccessLogger(GunicornLogger):
 
 def logging_config(level: str, log_format: str, *, tracing: bool = False) -> dict:
     """A dictConfig for the root logger and the servers' own loggers; with `tracing`
-    (config/telemetry.py), lines carry the trace and span ids."""
+    (config/tracedrequests.py), lines carry the trace and span ids."""
     formatter = (
         {"()": JsonFormatter}
         if log_format == "json"
@@ -205,7 +205,7 @@ def logging_config(level: str, log_format: str, *, tracing: bool = False) -> dic
             "request_id": {"()": RequestIdFilter},
             "skip_probes": {"()": SkipProbes},
             "task_fields": {"()": TaskFields},
-            **({"trace_ids": {"()": "config.telemetry.TraceIds"}} if tracing else {}),
+            **({"trace_ids": {"()": "config.tracedrequests.TraceIds"}} if tracing else {}),
         },
         "formatters": {"default": formatter},
         "handlers": {

@@ -58,8 +58,8 @@ MIDDLEWARE = [
     "config.requestid.RequestIdMiddleware",
     # Before host validation and the HTTPS redirect: probes come by IP, over HTTP.
     "config.health.HealthCheckMiddleware",
-    # After the probes, which make no trace; unused unless tracing is on (config/telemetry.py).
-    "config.telemetry.RequestSpans",
+    # After the probes, which make no span; unused unless telemetry is on.
+    "config.tracedrequests.RequestSpans",
     "config.proxies.UntrustedProxyWarningMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "config.crossorigin.CrossOriginResourcePolicyMiddleware",

@@ -14,16 +14,12 @@ out, so the last spans before SIGTERM are not lost.
 """
 
 import atexit
-import logging
-import os
 from collections.abc import Mapping
-from contextvars import ContextVar
 from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 
-from config.middleware import SyncAndAsyncMiddleware
 from config.variables import EnvPart
 
 # The service name when OTEL_SERVICE_NAME (or service.name in OTEL_RESOURCE_ATTRIBUTES)
@@ -32,11 +28,6 @@ SERVICE_NAME = "{{ cookiecutter.project_slug }}"
 # Buffered spans, then metrics, get this long each to leave at shutdown: 10 s at worst,
 # with an unreachable collector, inside gunicorn's graceful timeout (25 s).
 FLUSH_TIMEOUT_MILLIS = 5000
-# The access line is written after the request's span has ended: the span's trace id
-# is kept here for it (one context per gthread thread or per ASGI request task).
-_request_trace_id: ContextVar[str | None] = ContextVar("request_trace_id", default=None)
-ACCESS_LOGGERS = frozenset({"gunicorn.access", "uvicorn.access"})
-
 _providers: list = []
 
 
@@ -108,9 +99,9 @@ def _headers(env: TelemetryEnv) -> Mapping[str, str] | None:
     return parse_env_headers(text, liberal=True)
 
 
-def start(env: TelemetryEnv, revision: str, *, requests: bool = False) -> None:
-    """Send this process's traces and metrics, if an endpoint is set. `requests`: also
-    trace the Django requests it serves (the web process)."""
+def start(env: TelemetryEnv, revision: str) -> None:
+    """Send this process's traces and metrics, if an endpoint is set. The requests it
+    serves get their spans from config/tracedrequests.py's middleware."""
     traces, metrics = _endpoint(env, "traces"), _endpoint(env, "metrics")
     if not (traces or metrics) or _providers:
         return
@@ -124,9 +115,12 @@ def start(env: TelemetryEnv, revision: str, *, requests: bool = False) -> None:
     if metrics:
         _start_metrics(resource, metrics, _headers(env))
     _instrument_clients()
-    if requests:
-        _instrument_requests()
     atexit.register(stop)
+
+
+def started() -> bool:
+    """Whether this process sends traces or metrics."""
+    return bool(_providers)
 
 
 def stop() -> None:
@@ -191,83 +185,25 @@ def _instrument_clients() -> None:
         URLLib3Instrumentor,
     ):
         instrumentor().instrument()
+    _untraced_pool_checks()
 
 
-def _instrument_requests() -> None:
-    """Configure the Django instrumentation's tracer and request-duration metrics. Its
-    middleware is RequestSpans below, which settings.MIDDLEWARE lists after the health
-    probes: the instrumentation's own would go first, where a probe by IP address makes
-    it raise DisallowedHost (it builds the request's absolute URL)."""
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    from django.conf import settings
-    from opentelemetry.instrumentation.django import DjangoInstrumentor
+def _untraced_pool_checks() -> None:
+    """The pool's check of a connection before lending it (an empty query) makes no
+    span: it would be one more span in every request, each costing the process as much
+    CPU as the query it checks for (docs/performance.md in the template). The request's
+    span still counts its time. psycopg_pool calls this method whichever check the
+    settings name."""
+    from opentelemetry.instrumentation.utils import suppress_instrumentation
+    from psycopg_pool import ConnectionPool
 
-    instrumentor = DjangoInstrumentor()
-    instrumentor.instrument()
-    settings.MIDDLEWARE.remove(instrumentor._opentelemetry_middleware)
+    check = ConnectionPool._check_connection
 
+    def untraced(pool, connection) -> None:
+        with suppress_instrumentation():
+            check(pool, connection)
 
-class RequestSpans(SyncAndAsyncMiddleware):
-    """A server span per request, named after its route, with its status; and the
-    request-duration histogram. Sync and async, so that under ASGI a request does not
-    hop to a thread for it. Not used at all when tracing is off."""
-
-    def __init__(self, get_response):
-        from django.core.exceptions import MiddlewareNotUsed
-
-        if not _providers:
-            raise MiddlewareNotUsed
-        from opentelemetry.instrumentation.django.middleware.otel_middleware import (
-            _DjangoMiddleware,
-        )
-        from opentelemetry.trace import get_current_span
-
-        super().__init__(get_response)
-        self.spans = _DjangoMiddleware(get_response)
-        self.current_span = get_current_span
-
-    def _begin(self, request) -> None:
-        self.spans.process_request(request)
-        context = self.current_span().get_span_context()
-        _request_trace_id.set(f"{context.trace_id:032x}" if context.is_valid else None)
-
-    def _end(self, request, response):
-        # The route is known once the URL is resolved: the span and the duration get it
-        # here rather than from a process_view, which under ASGI would hop to a thread.
-        self.spans.process_view(request, None)
-        return self.spans.process_response(request, response)
-
-    def call(self, request):
-        self._begin(request)
-        return self._end(request, self.get_response(request))
-
-    async def acall(self, request):
-        self._begin(request)
-        return self._end(request, await self.get_response(request))
-
-    def process_exception(self, request, exception):
-        self.spans.process_exception(request, exception)
-
-
-class TraceIds(logging.Filter):
-    """`trace_id` and `span_id` on every line made inside a span; on the access line,
-    written after the request's span ended, that request's trace id. Only in the log
-    configuration when tracing is on (config/logs.py)."""
-
-    def __init__(self):
-        super().__init__()
-        from opentelemetry.trace import get_current_span
-
-        self.current_span = get_current_span
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        context = self.current_span().get_span_context()
-        if context.is_valid:
-            record.trace_id = f"{context.trace_id:032x}"
-            record.span_id = f"{context.span_id:016x}"
-        elif record.name in ACCESS_LOGGERS and (trace_id := _request_trace_id.get()):
-            record.trace_id = trace_id
-        return True
+    ConnectionPool._check_connection = untraced  # type: ignore[method-assign,assignment]
 
 
 def trace_tasks(tasks: dict, env: TelemetryEnv) -> dict:
