@@ -1,6 +1,7 @@
 """Fixtures shared by the template's tests: bakes and installed projects, made once."""
 
 import os
+import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -29,6 +30,13 @@ WAITING_FOR_THE_LOCK = (
     "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
     " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
 )
+
+
+# Tests press Ctrl-C (SIGINT) on what they start. A suite started in the background by a
+# shell (`.ci/run &`, nohup) inherits SIGINT ignored, and so would every child: a runserver
+# would then outlive its Ctrl-C. A handled signal is reset to the default in children.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_report_header() -> list[str]:

@@ -62,6 +62,11 @@ def test_the_lock_files_of_a_running_server_are_kept(data_dir):
     # A postmaster's command line names its data folder (postgres -D <folder>).
     sleep = "import time; time.sleep(30)"
     with subprocess.Popen([sys.executable, "-c", sleep, "-D", str(data_dir)]) as server:
+        # Until it has exec'd, the child carries this process's command line.
+        deadline = time.monotonic() + 10
+        while str(data_dir) not in psutil.Process(server.pid).cmdline():
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
         write_lock_files(data_dir, server.pid)
         devdatabase._forget_dead_server()
         server.kill()
