@@ -11,7 +11,7 @@ import pytest
 from test_media import post_note
 
 from backing import REDIS_URL, redis_database
-from bakery import SLUG, collect_static
+from bakery import SLUG, collect_static, drop_database, new_database
 from objectstore import object_store
 from otlp import otlp_receiver
 from server import serve
@@ -39,11 +39,22 @@ def log_lines(process) -> list[dict]:
     return [json.loads(line) for line in process.lines if line.startswith("{")]
 
 
-def test_one_trace_follows_a_note_from_the_request_to_the_worker(project, migrated, tmp_path):
+@pytest.fixture
+def fresh(project):
+    """A production environment on a database of its own, migrated: the kept one may hold
+    other tests' tasks, and each of their runs would be a trace of its own."""
+    database = new_database(f"tfd_trace_{project.interface}")
+    environ = project.production_env(database)
+    project.run("python", "manage.py", "migrate", "--noinput", env=environ)
+    yield environ
+    drop_database(database)
+
+
+def test_one_trace_follows_a_note_from_the_request_to_the_worker(project, fresh, tmp_path):
     collect_static(project)
     with redis_database(), otlp_receiver() as (endpoint, received), object_store() as store:
         environ = (
-            migrated
+            fresh
             | store.environ()
             | QUICK_EXPORT
             | QUICK_WORKER
@@ -62,7 +73,6 @@ def test_one_trace_follows_a_note_from_the_request_to_the_worker(project, migrat
             post_note(web, "traced", "traced.txt", b"an attachment")
 
             def consumer():
-                # The note's own task: the database may hold other tests' tasks too.
                 posted = {s.trace_id for s in received.spans if s.name == "POST notes/"}
                 return [s for s in received.spans if s.kind == "CONSUMER" and s.trace_id in posted]
 
