@@ -12,6 +12,7 @@ from django.conf import settings
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
 from config.devdatabase import development_database_url
+from config.telemetry import untraced
 from config.variables import EnvPart
 
 SCHEMES = ("postgres", "postgresql", "pgsql", "sqlite")
@@ -153,10 +154,13 @@ def database_settings(env: DatabaseEnv) -> dict[str, Any]:
 def check_connection(connection: Any) -> None:
     """psycopg_pool's own check (an empty query), imported with the pool at the first
     connection rather than by the settings: a process boots and answers /healthz
-    without loading the pool."""
+    without loading the pool. It makes no span: one more in every request, each costing
+    as much CPU as the query it checks for (docs/performance.md in the template); the
+    request's span still counts its time."""
     from psycopg_pool import ConnectionPool
 
-    ConnectionPool.check_connection(connection)
+    with untraced():
+        ConnectionPool.check_connection(connection)
 
 
 _limited: weakref.WeakSet[Any] = weakref.WeakSet()

@@ -14,6 +14,7 @@ out, so the last spans before SIGTERM are not lost.
 """
 
 import atexit
+import contextlib
 from collections.abc import Mapping
 from typing import Literal
 from urllib.parse import urlsplit
@@ -185,25 +186,16 @@ def _instrument_clients() -> None:
         URLLib3Instrumentor,
     ):
         instrumentor().instrument()
-    _untraced_pool_checks()
 
 
-def _untraced_pool_checks() -> None:
-    """The pool's check of a connection before lending it (an empty query) makes no
-    span: it would be one more span in every request, each costing the process as much
-    CPU as the query it checks for (docs/performance.md in the template). The request's
-    span still counts its time. psycopg_pool calls this method whichever check the
-    settings name."""
+def untraced():
+    """A block whose calls make no span (a no-op while telemetry is off): for work that
+    would add a span to every request and tell nobody anything."""
+    if not _providers:
+        return contextlib.nullcontext()
     from opentelemetry.instrumentation.utils import suppress_instrumentation
-    from psycopg_pool import ConnectionPool
 
-    check = ConnectionPool._check_connection
-
-    def untraced(pool, connection) -> None:
-        with suppress_instrumentation():
-            check(pool, connection)
-
-    ConnectionPool._check_connection = untraced  # type: ignore[method-assign,assignment]
+    return suppress_instrumentation()
 
 
 def trace_tasks(tasks: dict, env: TelemetryEnv) -> dict:
