@@ -9,8 +9,9 @@ import os
 import sys
 
 from config import telemetry
+from config.accesslog import AccessLogger
 from config.env import load
-from config.logs import AccessLogger, logging_config
+from config.logs import logging_config
 
 if os.environ.get("DJANGO_BUILD") == "1":
     sys.exit("DJANGO_BUILD=1 is for the image build's collectstatic; unset it to serve.")

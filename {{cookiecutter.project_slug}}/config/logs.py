@@ -6,16 +6,15 @@ while a request is handled carries that request's id.
 """
 
 import functools
-import ipaddress
 import json
 import logging
 from datetime import UTC, datetime
 from typing import Literal
 
-from gunicorn.glogging import Logger as GunicornLogger
 from pydantic import Field
 
-from config.requestid import HEADER, current_request_id
+from config.accesslog import SkipProbes
+from config.requestid import current_request_id
 from config.variables import EnvPart
 
 
@@ -27,10 +26,6 @@ class LoggingEnv(EnvPart):
         "json", description="json: one JSON object per line; console: for people."
     )
 
-
-# Platforms probe these every few seconds: 17,000 access lines a day per Kubernetes pod,
-# and a fifth of the CPU a probe costs.
-PROBE_PATHS = frozenset({"/healthz", "/readyz"})
 
 # Attributes every LogRecord has; anything else was passed through `extra=`.
 _STANDARD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
@@ -107,85 +102,6 @@ def _uvicorn_access_fields(record: logging.LogRecord) -> dict:
         remote_addr, method, path, _http_version, status = record.args
         return {"method": method, "path": path, "status": status, "remote_addr": remote_addr}
     return {}
-
-
-class SkipProbes(logging.Filter):
-    """Drops uvicorn's access lines for health probes."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        args = record.args
-        return not (isinstance(args, tuple) and len(args) == 5 and args[2] in PROBE_PATHS)
-
-
-@functools.cache
-def _trusted_networks(allowed: tuple[str, ...]) -> tuple | None:
-    """FORWARDED_ALLOW_IPS (addresses or networks) parsed once, not at every access
-    line; None when it is '*' and every peer is trusted."""
-    if "*" in allowed:
-        return None
-    return tuple(ipaddress.ip_network(entry, strict=False) for entry in allowed)
-
-
-def _trusted(address: str, allowed: tuple[str, ...]) -> bool:
-    """Whether `address` is in FORWARDED_ALLOW_IPS."""
-    networks = _trusted_networks(allowed)
-    if networks is None:
-        return True
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    return any(ip in network for network in networks)
-
-
-def client_address(environ: dict, allowed: tuple[str, ...]) -> str | None:
-    """The client's address as uvicorn finds it for the ASGI interface: the peer's, or,
-    when the peer is a trusted proxy, the nearest untrusted hop in its X-Forwarded-For.
-    A header from anyone else is a claim, not an address."""
-    peer = environ.get("REMOTE_ADDR")
-    forwarded = environ.get("HTTP_X_FORWARDED_FOR")
-    if not forwarded or peer is None or not _trusted(peer, allowed):
-        return peer
-    hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
-    untrusted = (hop for hop in reversed(hops) if not _trusted(hop, allowed))
-    return next(untrusted, hops[0] if hops else peer)
-
-
-class AccessLogger(GunicornLogger):
-    """Gunicorn's logger with a leaner access log (the WSGI interface).
-
-    Gunicorn formats every request header and environment variable for its access
-    line; this logs the fields an operator queries, as structured data, and no line
-    for health probes.
-    """
-
-    def setup(self, cfg):
-        super().setup(cfg)
-        # Read once: gunicorn's settings object looks each attribute up by name.
-        self.trusted_proxies = tuple(cfg.forwarded_allow_ips)
-
-    def access(self, resp, req, environ, request_time):
-        path = environ.get("PATH_INFO", "")
-        if path in PROBE_PATHS:
-            return
-        method, status = environ.get("REQUEST_METHOD"), resp.status_code
-        request_id = next((v for k, v in resp.headers if k.lower() == HEADER.lower()), None)
-        self.access_log.info(
-            "%s %s %s",
-            method,
-            path,
-            status,
-            extra={
-                "method": method,
-                "path": path,
-                "status": status,
-                "duration_ms": round(request_time.total_seconds() * 1000, 3),
-                "bytes": resp.sent,
-                "remote_addr": client_address(environ, self.trusted_proxies),
-                "user_agent": environ.get("HTTP_USER_AGENT"),
-                "request_id": request_id,
-            },
-        )
 
 
 def logging_config(level: str, log_format: str, *, tracing: bool = False) -> dict:

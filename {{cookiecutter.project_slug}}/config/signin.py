@@ -16,7 +16,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.shortcuts import render
 
-from config.logs import client_address
+from config.accesslog import client_address
 
 # OWASP's authentication guidance: lock after a small number of failures, for long
 # enough to make a password list impractical (10 tries per quarter hour is under 1,000 a

@@ -9,7 +9,8 @@ from types import SimpleNamespace
 import pytest
 from gunicorn.config import Config
 
-from config.logs import AccessLogger, JsonFormatter, RequestIdFilter
+from config.accesslog import AccessLogger
+from config.logs import JsonFormatter, RequestIdFilter
 from config.requestid import _request_id
 
 
