@@ -65,6 +65,26 @@ def python313() -> str:
     return os.environ.get("BAKED_PYTHON", "3.13")
 
 
+# How this machine reaches the package index (a proxy's CA bundle, a proxy, a mirror): a
+# developer's shell has these too, so a test that runs commands in a clean environment,
+# as a newcomer would, keeps them. Without them a fresh machine (no wheel in uv's cache)
+# fails to download through a TLS-intercepting proxy: "invalid peer certificate".
+NETWORK_VARIABLES = (
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    *("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"),
+    *("http_proxy", "https_proxy", "all_proxy", "no_proxy"),
+    "UV_INDEX_URL",
+    "UV_DEFAULT_INDEX",
+    "UV_INDEX",
+    "UV_EXTRA_INDEX_URL",
+)
+
+
+def network_environment() -> dict[str, str]:
+    return {name: os.environ[name] for name in NETWORK_VARIABLES if name in os.environ}
+
+
 def uv_environment() -> dict[str, str]:
     return os.environ | {"UV_PYTHON": python313(), "UV_NO_PROGRESS": "1"}
 

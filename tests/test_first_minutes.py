@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from bakery import TEMPLATE, bake, python313, shared_directory, tool
+from bakery import TEMPLATE, bake, network_environment, python313, shared_directory, tool
 from server import free_port
 
 sys.path.insert(0, str(TEMPLATE))
@@ -308,7 +308,7 @@ def test_the_demo_then_the_readme_command_run_every_process_until_ctrl_c(shared_
     unreaped zombie) is recovered from by the next bin/dev with the data kept, and Ctrl-C
     stops every process, the database's."""
     port = free_port()
-    environ = {
+    environ = network_environment() | {
         "PATH": f"{Path(tool('uv')).parent}{os.pathsep}{os.environ['PATH']}",
         "HOME": os.environ.get("HOME", "/tmp"),
         "PORT": str(port),

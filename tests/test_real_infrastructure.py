@@ -25,6 +25,7 @@ from bakery import (
     bake,
     collect_static,
     drop_database,
+    network_environment,
     new_database,
     python313,
     shared_directory,
@@ -89,7 +90,7 @@ def test_a_new_clone_serves_after_the_readme_commands(interface, postgres_versio
     options = {"web_interface": interface, "postgres_version": postgres_version}
     clone = clean_clone(shared_directory(), **options)
     port = free_port()
-    environ = {
+    environ = network_environment() | {
         "PATH": os.environ["PATH"],
         "HOME": os.environ.get("HOME", "/tmp"),
         "UV_PYTHON": python313(),
