@@ -11,7 +11,7 @@ from pathlib import Path
 import cookiecutter
 
 from bakery import Project, drop_database, new_database
-from bench import figures
+from bench import figures, instructions
 from bench.stats import Sample
 from bench.subjects import (
     TELEMETRY_ON,
@@ -43,6 +43,8 @@ class Config:
     # PYTHONDONTWRITEBYTECODE=1); "compiled": compileall first, as the image build does.
     bytecode: tuple[str, ...] = ("none", "compiled")
     telemetry: bool = True  # the page with OpenTelemetry on, and without its code
+    # Page requests counted under valgrind per subject (bench/instructions.py); 0: none.
+    instructions: int = instructions.COUNTED
     bake: bool = True
     boot: bool = True  # first request and import
     load: bool = True  # load, concurrency and memory
@@ -57,6 +59,7 @@ QUICK = Config(
     load_seconds=1,
     warmup_seconds=1,
     bytecode=("compiled",),
+    instructions=20,
     image=False,
     bake_stage=False,
 )
@@ -135,6 +138,9 @@ def run(
                 with telemetry_subjects(config, subjects[0], workdir) as telemetry:
                     measure_load_and_memory(
                         config, interface, (*subjects, *telemetry), workdir, results, say
+                    )
+                    measure_instructions(
+                        config, interface, (*subjects[:2], *telemetry), workdir, results, say
                     )
     finally:
         upstream.close()
@@ -362,6 +368,47 @@ def add_telemetry_rows(interface: str, runs: dict[str, list], results: Results) 
                 unit,
                 0,
                 {TEMPLATE: [value(m) for m in measured]},
+            )
+
+
+def measure_instructions(
+    config: Config,
+    interface: str,
+    subjects: tuple[Subject, ...],
+    workdir: Path,
+    results: Results,
+    say,
+) -> None:
+    """The page's instructions per request, shown as requests per billion instructions so
+    that its ratios read like the throughput ones (bench/instructions.py)."""
+    if not config.instructions:
+        return
+    per_billion = {}
+    for subject in subjects:
+        say(f"instructions, {interface}, {subject.name} (valgrind)")
+        count = instructions.per_request(
+            subject, subject.paths["page"], workdir, config.instructions
+        )
+        per_billion[subject.name] = [1e9 / count]
+    figure = "page with a query, requests per billion instructions (valgrind)"
+    section = f"Instructions, {interface}"
+    results.add(
+        section,
+        figure,
+        "page_per_ginstr",
+        "req/G-instr",
+        0,
+        {name: per_billion[name] for name in (TEMPLATE, BARE)},
+    )
+    for name, metric in TELEMETRY_METRICS.items():
+        if name in per_billion:
+            results.add(
+                section,
+                figure.replace("page with a query, ", f"page with a query, {name}, "),
+                f"{metric}_per_ginstr",
+                "req/G-instr",
+                0,
+                {TEMPLATE: per_billion[name]},
             )
 
 

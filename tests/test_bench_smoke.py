@@ -27,8 +27,9 @@ EVERY_FIGURE = {
     *(
         f"telemetry_{variant}_{metric}"
         for variant in ("on", "absent")
-        for metric in ("rps", "per_core")
+        for metric in ("rps", "per_core", "per_ginstr")
     ),
+    "page_per_ginstr",  # the page's instructions per request, under valgrind
 }
 
 
@@ -45,6 +46,7 @@ def smoke_config(interface: str) -> suite.Config:
         # Compiling leaves .pyc files in the shared project's venv: a cache, which only
         # makes later boots faster, where removing them ("none") would cost every boot here.
         bytecode=("compiled",),
+        instructions=5,
         bake=interface == INTERFACES[0],  # the bake figure does not depend on the interface
         image=False,
         bake_stage=False,
@@ -73,6 +75,7 @@ def test_bench_measures_every_figure_against_its_baseline(project, tmp_path):
     assert "| **Load, " in text
     assert "| **Concurrency, " in text
     assert "page with OpenTelemetry on ≥ 0.8 × off: " in text
+    assert "page with OpenTelemetry on ≥ 0.8 × off, by instructions: " in text
 
 
 def test_bench_reads_stage_times_from_a_saved_test_run():
