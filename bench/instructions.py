@@ -24,10 +24,10 @@ VALGRIND_TIMEOUT = 600
 
 
 def per_request(subject: Subject, path: str, workdir: Path, counted: int = COUNTED) -> float:
-    """Instructions one worker executes per request of `path`, over `counted` requests on one
-    keep-alive connection (so one worker serves them all), after as many (up to WARMUP). The server runs
-    under callgrind with instrumentation off until it has started; the counters are zeroed
-    after the warm-up and dumped after the counted requests."""
+    """Instructions one worker executes per request of `path`, over `counted` requests on
+    one keep-alive connection (so one worker serves them all), after a warm-up of as many
+    (WARMUP at most). The server runs under callgrind with instrumentation off until it
+    has started; the counters are zeroed after the warm-up, dumped after the count."""
     out = workdir / f"callgrind-{subject.path.name}-{subject.name.replace(' ', '-')}"
     out.mkdir()
     program, *arguments = subject.argv

@@ -90,28 +90,14 @@ class TemplateGoal:
     at_least: float
 
 
-TEMPLATE_GOALS = (
-    TemplateGoal(
-        "page with OpenTelemetry on ≥ 0.8 × off", "telemetry_on_per_core", "page_per_core", 0.8
-    ),
-    TemplateGoal(
-        "page with OpenTelemetry off ≥ 0.98 × without its code",
-        "page_per_core",
-        "telemetry_absent_per_core",
-        0.98,
-    ),
-    TemplateGoal(
-        "page with OpenTelemetry on ≥ 0.8 × off, by instructions",
-        "telemetry_on_per_ginstr",
-        "page_per_ginstr",
-        0.8,
-    ),
-    TemplateGoal(
-        "page with OpenTelemetry off ≥ 0.98 × without its code, by instructions",
-        "page_per_ginstr",
-        "telemetry_absent_per_ginstr",
-        0.98,
-    ),
+# Each judged on req/CPU-s and again on the instructions count (bench/instructions.py).
+TEMPLATE_GOALS = tuple(
+    TemplateGoal(text + label, f"{metric}_{unit}", f"{baseline}_{unit}", at_least)
+    for text, metric, baseline, at_least in (
+        ("page with OpenTelemetry on ≥ 0.8 × off", "telemetry_on", "page", 0.8),
+        ("page with OpenTelemetry off ≥ 0.98 × without its code", "page", "telemetry_absent", 0.98),
+    )
+    for unit, label in (("per_core", ""), ("per_ginstr", ", by instructions"))
 )
 
 

@@ -383,6 +383,8 @@ def measure_instructions(
     that its ratios read like the throughput ones (bench/instructions.py)."""
     if not config.instructions:
         return
+    section = f"Instructions, {interface}"
+    figure = "requests per billion instructions (valgrind)"
     per_billion = {}
     for subject in subjects:
         say(f"instructions, {interface}, {subject.name} (valgrind)")
@@ -390,26 +392,24 @@ def measure_instructions(
             subject, subject.paths["page"], workdir, config.instructions
         )
         per_billion[subject.name] = [1e9 / count]
-    figure = "page with a query, requests per billion instructions (valgrind)"
-    section = f"Instructions, {interface}"
     results.add(
         section,
-        figure,
+        f"page with a query, {figure}",
         "page_per_ginstr",
         "req/G-instr",
         0,
-        {name: per_billion[name] for name in (TEMPLATE, BARE)},
+        {name: per_billion.pop(name) for name in (TEMPLATE, BARE)},
     )
-    for name, metric in TELEMETRY_METRICS.items():
-        if name in per_billion:
-            results.add(
-                section,
-                figure.replace("page with a query, ", f"page with a query, {name}, "),
-                f"{metric}_per_ginstr",
-                "req/G-instr",
-                0,
-                {TEMPLATE: per_billion[name]},
-            )
+    for name, values in per_billion.items():  # OpenTelemetry's subjects, the template alone
+        metric = f"{TELEMETRY_METRICS[name]}_per_ginstr"
+        results.add(
+            section,
+            f"page with a query, {name}, {figure}",
+            metric,
+            "req/G-instr",
+            0,
+            {TEMPLATE: values},
+        )
 
 
 def measure_concurrency(config: Config, interface: str, template: Subject, server, say) -> dict:

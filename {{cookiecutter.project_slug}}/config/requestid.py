@@ -12,7 +12,7 @@ from contextvars import ContextVar
 from config.middleware import SyncAndAsyncMiddleware
 
 HEADER = "X-Request-ID"
-META_KEY = "HTTP_X_REQUEST_ID"
+META_KEY = "HTTP_" + HEADER.upper().replace("-", "_")  # where WSGI and ASGI put it
 _ACCEPTABLE = re.compile(r"[A-Za-z0-9._:-]{8,128}")
 _request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 

@@ -181,7 +181,6 @@ def backing_services() -> list[Service]:
     threads = [
         threading.Thread(target=probe, args=(index, service.probe), daemon=True)
         for index, service in enumerate(probed)
-        if service.probe
     ]
     deadline = time.monotonic() + WAIT_SECONDS
     for thread in threads:

@@ -70,7 +70,7 @@ class RequestSpans(SyncAndAsyncMiddleware):
 
     def _end(self, request, response, span, token, started) -> None:
         self.context.detach(token)
-        attributes = {"http.method": request.method}
+        attributes = {}  # the span has the method since it began
         # The route is known once the URL is resolved; a response from a middleware
         # before that (a redirect to HTTPS, say) has none.
         if route := getattr(request.resolver_match, "route", None):
@@ -83,6 +83,7 @@ class RequestSpans(SyncAndAsyncMiddleware):
         if response is None or response.status_code >= 500:
             span.set_status(self.trace.StatusCode.ERROR)
         span.end()
+        attributes["http.method"] = request.method
         self.duration.record((time.perf_counter() - started) * 1000, attributes)
 
     def call(self, request):
