@@ -16,6 +16,7 @@ from config.requestid import HEADER
 # Platforms probe these every few seconds: 17,000 access lines a day per Kubernetes pod,
 # and a fifth of the CPU a probe costs.
 PROBE_PATHS = frozenset({"/healthz", "/readyz"})
+REQUEST_ID_HEADER = HEADER.lower()  # as gunicorn's response headers are compared
 
 
 class SkipProbes(logging.Filter):
@@ -78,7 +79,7 @@ class AccessLogger(GunicornLogger):
         if path in PROBE_PATHS:
             return
         method, status = environ.get("REQUEST_METHOD"), resp.status_code
-        request_id = next((v for k, v in resp.headers if k.lower() == HEADER.lower()), None)
+        request_id = next((v for k, v in resp.headers if k.lower() == REQUEST_ID_HEADER), None)
         self.access_log.info(
             "%s %s %s",
             method,

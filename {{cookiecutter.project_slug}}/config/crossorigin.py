@@ -15,11 +15,14 @@ POLICY = "same-origin"
 
 class CrossOriginResourcePolicyMiddleware(SyncAndAsyncMiddleware):
     def call(self, request):
-        response = self.get_response(request)
-        response.headers.setdefault(HEADER, POLICY)
-        return response
+        return with_policy(self.get_response(request))
 
     async def acall(self, request):
-        response = await self.get_response(request)
-        response.headers.setdefault(HEADER, POLICY)
-        return response
+        return with_policy(await self.get_response(request))
+
+
+def with_policy(response):
+    # Not headers.setdefault(), which raises and catches a KeyError for every response.
+    if HEADER not in response.headers:
+        response.headers[HEADER] = POLICY
+    return response

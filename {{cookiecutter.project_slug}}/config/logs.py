@@ -72,6 +72,11 @@ def _time(created: float) -> str:
     return f"{_second(seconds)}.{int((created - seconds) * 1000):03d}+00:00"
 
 
+# Made once: json.dumps(default=...) makes an encoder for every line, a fifth of the
+# formatter's cost.
+_encode = json.JSONEncoder(default=str).encode
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per record; tracebacks stay inside it, never on lines of their own."""
 
@@ -93,7 +98,7 @@ class JsonFormatter(logging.Formatter):
             event["exc_info"] = self.formatException(record.exc_info)
         if record.stack_info:
             event["stack_info"] = self.formatStack(record.stack_info)
-        return json.dumps(event, default=str)
+        return _encode(event)
 
 
 def _uvicorn_access_fields(record: logging.LogRecord) -> dict:

@@ -14,7 +14,6 @@ out, so the last spans before SIGTERM are not lost.
 """
 
 import atexit
-import contextlib
 from collections.abc import Mapping
 from typing import Literal
 from urllib.parse import urlsplit
@@ -186,16 +185,6 @@ def _instrument_clients() -> None:
         URLLib3Instrumentor,
     ):
         instrumentor().instrument()
-
-
-def untraced():
-    """A block whose calls make no span (a no-op while telemetry is off): for work that
-    would add a span to every request and tell nobody anything."""
-    if not _providers:
-        return contextlib.nullcontext()
-    from opentelemetry.instrumentation.utils import suppress_instrumentation
-
-    return suppress_instrumentation()
 
 
 def trace_tasks(tasks: dict, env: TelemetryEnv) -> dict:

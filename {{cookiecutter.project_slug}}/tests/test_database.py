@@ -6,9 +6,14 @@ the development server (config/devdatabase.py), which the tests' settings starte
 
 import json
 import secrets
+import select
 
+import psycopg
 import pytest
+from django.db import connection
 
+from config import database
+from config.database import check_connection
 from config.devdatabase import development_database_url
 from config.settings import env
 from tests.conftest import run_python
@@ -107,3 +112,34 @@ def test_behind_a_transaction_pooler_a_serving_process_sets_nothing_on_the_sessi
     result = run_python(SERVING, environ)
     assert result.returncode == 0, result.stderr
     assert f"limit: {limit}" in result.stdout
+
+
+@pytest.mark.django_db
+def test_the_pools_check_queries_a_connection_only_when_it_may_have_broken(monkeypatch):
+    """What keeps a database restart from reaching a request: the pool lends no
+    connection that fails its check, and tries the next one. A connection lent a moment
+    ago is checked without a round trip, unless the server has closed it."""
+    params = connection.get_connection_params()
+    with psycopg.connect(**params, autocommit=True) as other, psycopg.connect(**params) as lent:
+
+        def last_query_ended():
+            return other.execute(
+                "SELECT state_change FROM pg_stat_activity WHERE pid = %s",
+                [lent.info.backend_pid],
+            ).fetchone()[0]
+
+        check_connection(lent)  # never lent before: one empty query
+        queried = last_query_ended()
+        check_connection(lent)  # lent again at once
+        assert last_query_ended() == queried
+        monkeypatch.setattr(database, "RECHECK_AFTER", 0.0)  # as if idle since
+        check_connection(lent)
+        assert last_query_ended() > queried
+        assert lent.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+
+        monkeypatch.undo()
+        other.execute("SELECT pg_terminate_backend(%s)", [lent.info.backend_pid])
+        readable, _, _ = select.select([lent.fileno()], [], [], 10)
+        assert readable, "the server did not close the terminated session within 10 s"
+        with pytest.raises(psycopg.OperationalError, match="failed its check: server closed"):
+            check_connection(lent)  # lent a moment ago, but the server has closed it
