@@ -81,9 +81,17 @@ def _started(pid: int) -> float | None:
 
 
 def _forget_gone_users() -> None:
-    users, starts = _read_json(USERS_FILE, []), _read_json(STARTS_FILE, {})
+    try:
+        users = json.loads(USERS_FILE.read_text())
+    except FileNotFoundError:
+        users = []
+    except json.JSONDecodeError:
+        # A process killed while writing it leaves it empty, and the package cannot
+        # start the server from it either: it is written again.
+        users = None
+    starts = _read_json(STARTS_FILE, {})
     alive = {}
-    for pid in users:
+    for pid in users or []:
         started = _started(pid)
         if started is not None and starts.get(str(pid), started) == started:
             alive[str(pid)] = started

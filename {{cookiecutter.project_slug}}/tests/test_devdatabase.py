@@ -86,3 +86,10 @@ def test_users_gone_unreaped_or_whose_id_was_reused_are_forgotten(data_dir, zomb
     devdatabase._forget_gone_users()
     assert json.loads(devdatabase.USERS_FILE.read_text()) == [me]
     assert list(json.loads(devdatabase.STARTS_FILE.read_text())) == [str(me)]
+
+
+def test_a_list_of_users_left_empty_by_a_kill_mid_write_is_written_again(data_dir):
+    """The package reads the list as JSON and cannot start from an empty file."""
+    devdatabase.USERS_FILE.write_text("")
+    devdatabase._forget_gone_users()
+    assert json.loads(devdatabase.USERS_FILE.read_text()) == []
