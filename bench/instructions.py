@@ -1,7 +1,10 @@
 """Instructions per request: what one worker executes to serve the page, counted by
-valgrind's callgrind. The count is the same whatever else the machine runs, where req/CPU-s
-moves by a tenth from one run to the next on this shared machine: too much to judge a
-goal that sits within 5 % of its line (page ÷ bare Django, OpenTelemetry on ÷ off).
+valgrind's callgrind. Counted alone, it repeats within 0.2 % whatever else the machine
+runs, where req/CPU-s moves by a tenth from one run to the next on this shared machine:
+too much to judge a goal that sits within 5 % of its line (page ÷ bare Django,
+OpenTelemetry on ÷ off). Inside a full bench run some subjects have counted 4-7 % more,
+for a cause not yet found (docs/performance.md, "Latest table"): there, read it as a
+lower bound of the ratio.
 
 It counts the worker's user-space instructions only: no system calls, cache misses or
 waits for the GIL, which req/CPU-s includes. Read both: a ratio the two agree on is

@@ -40,7 +40,7 @@ GOALS = (
     # Issue 23: the whole stack (JSON access line, request id, CSP with a nonce, security
     # headers) costs under 5 % of a page, under either interface.
     Goal("page throughput ≥ 0.95 × bare Django", "page_per_core", BARE, 0.95, also="page_rps"),
-    # The same goal counted in instructions (bench/instructions.py): no noise, no kernel.
+    # The same goal counted in instructions (bench/instructions.py): no kernel, less noise.
     Goal("page throughput ≥ 0.95 × bare Django, by instructions", "page_per_ginstr", BARE, 0.95),
     Goal("first request ≤ 1.5 × bare Django", "first_request", BARE, at_most=1.5),
     # Issue 23: what deploys run, since the image compiles its bytecode at build.

@@ -60,11 +60,15 @@ def development_database_url() -> str:
     return f"postgres://postgres@{quote(str(socket_dir), safe='')}/postgres"
 
 
-def _read_json(path: Path, empty: Any) -> Any:
+def _read_json(path: Path, missing: Any) -> Any:
+    """The file's value; `missing` without the file; None when it cannot be read, as a
+    process killed while writing it leaves it (empty)."""
     try:
         return json.loads(path.read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
-        return empty
+    except FileNotFoundError:
+        return missing
+    except json.JSONDecodeError:
+        return None
 
 
 def _started(pid: int) -> float | None:
@@ -81,15 +85,8 @@ def _started(pid: int) -> float | None:
 
 
 def _forget_gone_users() -> None:
-    try:
-        users = json.loads(USERS_FILE.read_text())
-    except FileNotFoundError:
-        users = []
-    except json.JSONDecodeError:
-        # A process killed while writing it leaves it empty, and the package cannot
-        # start the server from it either: it is written again.
-        users = None
-    starts = _read_json(STARTS_FILE, {})
+    # An unreadable list (None) is written again: the package cannot start from it.
+    users, starts = _read_json(USERS_FILE, []), _read_json(STARTS_FILE, {}) or {}
     alive = {}
     for pid in users or []:
         started = _started(pid)
@@ -106,7 +103,7 @@ def _forget_gone_users_locked(lock: Any) -> None:
 
 
 def _record_start(pid: int) -> None:
-    starts = _read_json(STARTS_FILE, {})
+    starts = _read_json(STARTS_FILE, {}) or {}
     STARTS_FILE.write_text(json.dumps(starts | {str(pid): _started(pid)}))
 
 

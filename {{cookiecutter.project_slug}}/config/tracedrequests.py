@@ -70,7 +70,7 @@ class RequestSpans(SyncAndAsyncMiddleware):
 
     def _end(self, request, response, span, token, started) -> None:
         self.context.detach(token)
-        attributes = {}  # the span has the method since it began
+        attributes = {}  # the span has had the method since it began
         # The route is known once the URL is resolved; a response from a middleware
         # before that (a redirect to HTTPS, say) has none.
         if route := getattr(request.resolver_match, "route", None):
@@ -83,8 +83,8 @@ class RequestSpans(SyncAndAsyncMiddleware):
         if response is None or response.status_code >= 500:
             span.set_status(self.trace.StatusCode.ERROR)
         span.end()
-        attributes["http.method"] = request.method
-        self.duration.record((time.perf_counter() - started) * 1000, attributes)
+        duration = (time.perf_counter() - started) * 1000
+        self.duration.record(duration, attributes | {"http.method": request.method})
 
     def call(self, request):
         begun, response = self._begin(request), None
