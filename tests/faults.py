@@ -19,6 +19,7 @@ import itertools
 import os
 import re
 import select
+import signal
 import socket
 import subprocess
 import threading
@@ -26,7 +27,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
@@ -195,6 +196,9 @@ class Load:
         ]
 
     def __enter__(self) -> "Load":
+        return self.start()
+
+    def start(self) -> "Load":
         self._deadline = time.monotonic() + self.max_seconds
         for thread in self._threads:
             thread.start()
@@ -328,6 +332,36 @@ class TempFiles:
                             stat = os.stat(f"/proc/{pid}/fd/{fd}")
                             seen[(stat.st_dev, stat.st_ino)] = stat.st_size
         return sum(seen.values())
+
+
+@contextmanager
+def workers_frozen(server, sig: int):
+    """Stop (SIGSTOP) a server's worker processes, so that new connections wait in the
+    listen queue; on leaving, `sig` goes to its master, and the workers go on once the
+    master has passed the signal on to them (it is pending in each)."""
+    workers = _process_tree(server.process.pid)[1:]
+    for pid in workers:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+        server.process.send_signal(sig)
+        deadline = time.monotonic() + 10
+        while not all(_pending(pid, sig) for pid in workers):
+            assert time.monotonic() < deadline, f"the master did not pass signal {sig} on"
+            time.sleep(0.01)
+    finally:
+        for pid in workers:
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+
+
+def _pending(pid: int, sig: int) -> bool:
+    """Whether `sig` waits to be delivered to a (stopped) process, from /proc (Linux)."""
+    with suppress(OSError), open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("ShdPnd:"):
+                return bool(int(line.split()[1], 16) >> (sig - 1) & 1)
+    return True  # gone: nothing left to wait for
 
 
 def _process_tree(root: int) -> list[int]:

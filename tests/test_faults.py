@@ -22,6 +22,7 @@ from faults import (
     read_notes,
     saved_notes,
     send,
+    workers_frozen,
     write_note,
 )
 from server import serve
@@ -76,13 +77,24 @@ def test_sigterm_under_load_finishes_accepted_requests_and_loses_no_write(app, m
         }
         with Load(plan, max_requests=3000, max_seconds=30) as load:
             time.sleep(2.5)  # every slow request is inside the view by now
-            signalled = time.monotonic()
-            server.process.send_signal(signal.SIGTERM)
+            # As in a rolling update, the balancer's last writes reach the port just
+            # before the signal, while no worker has accepted them yet.
+            last = Load(
+                {"last": (4, lambda: write_note(port, csrf, prefix))},
+                max_requests=4,
+                max_seconds=30,
+            )
+            with workers_frozen(server, signal.SIGTERM):
+                last.start()
+                time.sleep(0.5)  # their connections wait in the listen queue
+                signalled = time.monotonic()
             status = server.process.wait(timeout=graceful_timeout(app) + 5)
             exited_after = time.monotonic() - signalled
             load.stop()
+            last.stop()
 
-    outcomes = load.outcomes
+    queued = last.outcomes
+    outcomes = load.outcomes + queued
     # Sent before the signal: the server had these; each must be answered.
     sent_before = [o for o in outcomes if o.sent is not None and o.sent < signalled]
     # Sent after it, or never: the server no longer accepts; refused or reset, never
@@ -100,6 +112,7 @@ def test_sigterm_under_load_finishes_accepted_requests_and_loses_no_write(app, m
         sent_before_sigterm=len(sent_before),
         in_flight_at_sigterm=len(in_flight),
         slow_in_flight=sum(o.action == "slow" for o in in_flight),
+        in_listen_queue_at_sigterm=len(queued),
         completed=sum(o.answered for o in outcomes),
         after_sigterm_refused=sum(o.refused for o in sent_after),
         after_sigterm_reset_unaccepted=sum(o.dropped for o in sent_after),
@@ -112,6 +125,7 @@ def test_sigterm_under_load_finishes_accepted_requests_and_loses_no_write(app, m
     assert [(o.action, o.status, o.error) for o in sent_before if not succeeded(o)] == []
     assert [o.status for o in sent_after if o.answered and not succeeded(o)] == []
     assert any(o.action == "slow" for o in in_flight), "no slow request was in flight"
+    assert len(queued) == 4 and all(o.sent < signalled for o in queued), load.summary()
     assert acknowledged <= saved, f"acknowledged writes missing: {acknowledged - saved}"
     assert not unanswered & saved, "a write was saved but its client never got an answer"
     assert status == 0, server.log[-3000:]

@@ -32,12 +32,15 @@ env = load()
 {% if cookiecutter.web_interface == "wsgi" -%}
 wsgi_app = "config.wsgi:application"
 # Threads let a process overlap requests that wait on the database or the network;
-# processes add CPU parallelism.
-worker_class = "gthread"
+# processes add CPU parallelism. gunicorn's gthread worker, which on SIGTERM also answers
+# the connections waiting in the listen queue (config/webworker.py).
+worker_class = "config.webworker.DrainingThreadWorker"
 threads = env.WEB_THREADS
 {%- else -%}
 wsgi_app = "config.asgi:application"
-worker_class = "uvicorn_worker.UvicornWorker"
+# uvicorn's worker for gunicorn, which on SIGTERM also answers the connections waiting in
+# the listen queue (config/webworker.py).
+worker_class = "config.webworker.DrainingUvicornWorker"
 {%- endif %}
 workers = env.WEB_CONCURRENCY
 
