@@ -47,17 +47,28 @@ def development_database_url() -> str:
         from config.devpostgres import get_server, server_lock
 
     with server_lock:
-        _forget_gone_users()
-        _forget_dead_server()
+        _prepare(os.getpid())
     server = get_server(DATA_DIR, cleanup_mode="stop")
     with server_lock:
-        _record_start(os.getpid())
+        _record_start(os.getpid())  # again: a clean-up meanwhile drops those not listed
     # Runs before the package's own exit handler (registered by get_server), which stops
     # the server when its list holds no one else.
     atexit.register(_forget_gone_users_locked, server_lock)
     socket_dir = server.get_postmaster_info().socket_dir
     # libpq takes a host that starts with a slash as the folder of a Unix socket.
     return f"postgres://postgres@{quote(str(socket_dir), safe='')}/postgres"
+
+
+def _prepare(pid: int) -> None:
+    """Before the package lists `pid` as a user: clear what a crash left, and record
+    pid's start time over one an earlier process with the same id may have left (ids
+    come back within minutes where pid_max is 32768). Recorded only after the listing,
+    another process's clean-up in between would take the new user for the old one, gone,
+    and drop it; the last of the others to exit would then stop the server under it."""
+    _forget_gone_users()
+    _forget_dead_server()
+    if (DATA_DIR / "PG_VERSION").exists():  # a new folder: no earlier users; initdb wants it empty
+        _record_start(pid)
 
 
 def _read_json(path: Path, missing: Any) -> Any:
@@ -92,7 +103,7 @@ def _forget_gone_users() -> None:
         started = _started(pid)
         if started is not None and starts.get(str(pid), started) == started:
             alive[str(pid)] = started
-    if list(map(int, alive)) != users:
+    if list(map(int, alive)) != users or starts != alive:
         USERS_FILE.write_text(json.dumps(list(map(int, alive))))
         STARTS_FILE.write_text(json.dumps(alive))
 

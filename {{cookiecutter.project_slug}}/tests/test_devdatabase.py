@@ -93,3 +93,16 @@ def test_a_list_of_users_left_empty_by_a_kill_mid_write_is_written_again(data_di
     devdatabase.USERS_FILE.write_text("")
     devdatabase._forget_gone_users()
     assert json.loads(devdatabase.USERS_FILE.read_text()) == []
+
+
+def test_a_user_whose_id_an_earlier_user_had_stays_listed(data_dir):
+    """Ids come back: the start time an earlier process left under this one's id must
+    not make a clean-up (another process's start or exit) drop it once it is listed."""
+    me = os.getpid()
+    (data_dir / "PG_VERSION").write_text("18\n")
+    devdatabase.STARTS_FILE.write_text(json.dumps({str(me): 1.0}))
+    devdatabase.USERS_FILE.write_text("[]")
+    devdatabase._prepare(me)
+    devdatabase.USERS_FILE.write_text(json.dumps([me]))  # the package lists it
+    devdatabase._forget_gone_users()
+    assert json.loads(devdatabase.USERS_FILE.read_text()) == [me]
