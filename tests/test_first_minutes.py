@@ -233,6 +233,12 @@ def shared_folder():
     root, the development PostgreSQL runs as an account of its own, which must reach it."""
     shared = shared_directory()
     yield shared
+    for project in shared.iterdir():
+        # A test that failed half-way leaves its development PostgreSQL running: stopped
+        # (a fast shutdown) before its files go.
+        if (database := development_postgres(project)) is not None:
+            os.kill(database, signal.SIGINT)
+            stopped_within(10, project)
     shutil.rmtree(shared)
 
 
@@ -395,7 +401,11 @@ def run_the_readme_command(project: Path, environ: dict, tmp_path: Path) -> str:
         again = first_200(process, port, restarted)
         assert again is not None, "no 200 after a SIGKILL\n" + "".join(lines[-40:])
         assert development_postgres(project) not in (None, database)
-        assert "three short words" in get_page(port, "/notes/"), "a note was lost"
+        try:
+            notes = get_page(port, "/notes/")
+        except OSError as error:  # what the processes said is the only clue
+            raise AssertionError(f"/notes/: {error!r}\n" + "".join(lines[-60:])) from error
+        assert "three short words" in notes, "a note was lost"
         time.sleep(3)  # the web process must outlive the release step, not stop with it
         assert get_home(port) == 200, "".join(lines[-40:])
         picture = tmp_path / "development-home-page.png"
