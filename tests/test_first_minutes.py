@@ -233,13 +233,27 @@ def shared_folder():
     root, the development PostgreSQL runs as an account of its own, which must reach it."""
     shared = shared_directory()
     yield shared
+    # A test that failed half-way leaves processes running: its development PostgreSQL
+    # (stopped first, a fast shutdown) and those honcho started, each in a process group
+    # of its own. All are gone before their files go.
     for project in shared.iterdir():
-        # A test that failed half-way leaves its development PostgreSQL running: stopped
-        # (a fast shutdown) before its files go.
         if (database := development_postgres(project)) is not None:
             os.kill(database, signal.SIGINT)
             stopped_within(10, project)
+    for pid in processes_in(shared):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
     shutil.rmtree(shared)
+
+
+def processes_in(folder: Path) -> list[int]:
+    """The processes whose working directory is inside `folder`, from /proc (Linux)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        with contextlib.suppress(OSError):
+            if entry.isdigit() and os.readlink(f"/proc/{entry}/cwd").startswith(f"{folder}/"):
+                found.append(int(entry))
+    return found
 
 
 # A one-off command beside bin/dev: saves a note and waits for bin/dev's worker to
@@ -287,6 +301,20 @@ def first_200(process: subprocess.Popen, port: int, started: float) -> float | N
             return time.monotonic() - started
         time.sleep(0.2)
     return None
+
+
+def who_listens(port: int) -> str:
+    """The processes listening on a port, with their parents and start times."""
+    listening = subprocess.run(
+        ["ss", "-ltnpH", f"sport = :{port}"], capture_output=True, text=True
+    ).stdout
+    pids = sorted(set(re.findall(r"pid=(\d+)", listening)))
+    tree = subprocess.run(
+        ["ps", "-o", "pid,ppid,pgid,lstart,args", "-p", ",".join(pids) or "0"],
+        capture_output=True,
+        text=True,
+    ).stdout
+    return listening + tree
 
 
 def get_page(port: int, path: str) -> str:
@@ -403,8 +431,10 @@ def run_the_readme_command(project: Path, environ: dict, tmp_path: Path) -> str:
         assert development_postgres(project) not in (None, database)
         try:
             notes = get_page(port, "/notes/")
-        except OSError as error:  # what the processes said is the only clue
-            raise AssertionError(f"/notes/: {error!r}\n" + "".join(lines[-60:])) from error
+        except OSError as error:  # what the processes said, and who serves the port
+            raise AssertionError(
+                f"/notes/: {error!r}\n{who_listens(port)}\n" + "".join(lines[-60:])
+            ) from error
         assert "three short words" in notes, "a note was lost"
         time.sleep(3)  # the web process must outlive the release step, not stop with it
         assert get_home(port) == 200, "".join(lines[-40:])
