@@ -162,6 +162,19 @@ def descendants(pid: int) -> set[int]:
     return found
 
 
+def frozen(roots: list[int]) -> set[int]:
+    """Stop (SIGSTOP) these processes and all below them, until none is left running, so
+    that they can then be killed as by one blow: killed one by one, a gunicorn master that
+    outlives a worker by a moment forks a new one, which serves the port on its own."""
+    stopped: set[int] = set()
+    while todo := {*roots, *(pid for root in roots for pid in descendants(root))} - stopped:
+        for pid in todo:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGSTOP)
+        stopped |= todo
+    return stopped
+
+
 PR_SET_CHILD_SUBREAPER = 36  # linux/prctl.h
 
 
@@ -414,7 +427,7 @@ def run_the_readme_command(project: Path, environ: dict, tmp_path: Path) -> str:
         # (a postmaster killed alone leaves backends holding its shared memory).
         database = development_postgres(project)
         assert database is not None
-        for pid in [process.pid, *descendants(process.pid), database, *descendants(database)]:
+        for pid in frozen([process.pid, database]):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         process.wait(timeout=10)
