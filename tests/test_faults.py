@@ -125,7 +125,7 @@ def test_sigterm_under_load_finishes_accepted_requests_and_loses_no_write(app, m
     assert [(o.action, o.status, o.error) for o in sent_before if not succeeded(o)] == []
     assert [o.status for o in sent_after if o.answered and not succeeded(o)] == []
     assert any(o.action == "slow" for o in in_flight), "no slow request was in flight"
-    assert len(queued) == 4 and all(o.sent < signalled for o in queued), load.summary()
+    assert len(queued) == 4 and all(o.sent < signalled for o in queued), last.summary()
     assert acknowledged <= saved, f"acknowledged writes missing: {acknowledged - saved}"
     assert not unanswered & saved, "a write was saved but its client never got an answer"
     assert status == 0, server.log[-3000:]
