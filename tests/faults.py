@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
 from bakery import POSTGRES_URL, SLUG, database_url
-from server import free_port
+from server import descendants, free_port
 
 HOST = "app.example.com"
 ORIGIN = f"https://{HOST}"
@@ -323,7 +323,7 @@ class TempFiles:
                 with suppress(OSError):
                     stat = os.stat(os.path.join(root, name))
                     seen[(stat.st_dev, stat.st_ino)] = stat.st_size
-        for pid in _process_tree(self.server_pid):
+        for pid in {self.server_pid, *descendants(self.server_pid)}:
             with suppress(OSError):
                 for fd in os.listdir(f"/proc/{pid}/fd"):
                     with suppress(OSError):
@@ -339,7 +339,7 @@ def workers_frozen(server, sig: int):
     """Stop (SIGSTOP) a server's worker processes, so that new connections wait in the
     listen queue; on leaving, `sig` goes to its master, and the workers go on once the
     master has passed the signal on to them (it is pending in each)."""
-    workers = _process_tree(server.process.pid)[1:]
+    workers = descendants(server.process.pid)
     for pid in workers:
         os.kill(pid, signal.SIGSTOP)
     try:
@@ -362,23 +362,6 @@ def _pending(pid: int, sig: int) -> bool:
             if line.startswith("ShdPnd:"):
                 return bool(int(line.split()[1], 16) >> (sig - 1) & 1)
     return True  # gone: nothing left to wait for
-
-
-def _process_tree(root: int) -> list[int]:
-    """A process and its descendants, from /proc (Linux)."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            with suppress(OSError):
-                with open(f"/proc/{entry}/stat") as stat:
-                    parent = int(stat.read().rsplit(")", 1)[1].split()[1])
-                children.setdefault(parent, []).append(int(entry))
-    tree, pending = [], [root]
-    while pending:
-        pid = pending.pop()
-        tree.append(pid)
-        pending.extend(children.get(pid, []))
-    return tree
 
 
 # --- The database --------------------------------------------------------------------

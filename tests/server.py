@@ -15,6 +15,30 @@ from dataclasses import dataclass, field
 from bakery import Project
 
 
+def children_of() -> dict[int, list[int]]:
+    """Each process's children, read from /proc (Linux)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError):
+                with open(f"/proc/{entry}/stat") as stat:
+                    parent = int(stat.read().rsplit(")", 1)[1].split()[1])
+                children.setdefault(parent, []).append(int(entry))
+    return children
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process below `pid`, by parent, whatever its group or session (honcho starts
+    each process type in a session of its own)."""
+    children = children_of()
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from bakery import TEMPLATE, bake, network_environment, python313, shared_directory, tool
-from server import free_port
+from server import children_of, descendants, free_port
 
 sys.path.insert(0, str(TEMPLATE))
 from local_extensions import python_literal_char  # noqa: E402
@@ -138,30 +138,6 @@ def test_every_character_written_as_typed_in_python_passes_ruff(tmp_path):
     assert lint.returncode == 0, lint.stdout[-3000:]
 
 
-def children_of() -> dict[int, list[int]]:
-    """Each process's children, read from /proc."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError):
-                stat = (entry / "stat").read_text()
-                parent = int(stat.rsplit(")", 1)[1].split()[1])
-                children.setdefault(parent, []).append(int(entry.name))
-    return children
-
-
-def descendants(pid: int) -> set[int]:
-    """Every process below `pid`, found through /proc (honcho starts each process type
-    in a session of its own, outside the group a terminal's Ctrl-C reaches)."""
-    children = children_of()
-    found, todo = set(), [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.add(child)
-            todo.append(child)
-    return found
-
-
 def frozen(roots: list[int]) -> set[int]:
     """Stop (SIGSTOP) these processes and all below them, until none is left running, so
     that they can then be killed as by one blow: killed one by one, a gunicorn master that
@@ -247,12 +223,8 @@ def shared_folder():
     shared = shared_directory()
     yield shared
     # A test that failed half-way leaves processes running: its development PostgreSQL
-    # (stopped first, a fast shutdown) and those honcho started, each in a process group
-    # of its own. All are gone before their files go.
-    for project in shared.iterdir():
-        if (database := development_postgres(project)) is not None:
-            os.kill(database, signal.SIGINT)
-            stopped_within(10, project)
+    # and those honcho started, each in a process group of its own. All are gone before
+    # their files go.
     for pid in processes_in(shared):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
@@ -314,20 +286,6 @@ def first_200(process: subprocess.Popen, port: int, started: float) -> float | N
             return time.monotonic() - started
         time.sleep(0.2)
     return None
-
-
-def who_listens(port: int) -> str:
-    """The processes listening on a port, with their parents and start times."""
-    listening = subprocess.run(
-        ["ss", "-ltnpH", f"sport = :{port}"], capture_output=True, text=True
-    ).stdout
-    pids = sorted(set(re.findall(r"pid=(\d+)", listening)))
-    tree = subprocess.run(
-        ["ps", "-o", "pid,ppid,pgid,lstart,args", "-p", ",".join(pids) or "0"],
-        capture_output=True,
-        text=True,
-    ).stdout
-    return listening + tree
 
 
 def get_page(port: int, path: str) -> str:
@@ -444,10 +402,8 @@ def run_the_readme_command(project: Path, environ: dict, tmp_path: Path) -> str:
         assert development_postgres(project) not in (None, database)
         try:
             notes = get_page(port, "/notes/")
-        except OSError as error:  # what the processes said, and who serves the port
-            raise AssertionError(
-                f"/notes/: {error!r}\n{who_listens(port)}\n" + "".join(lines[-60:])
-            ) from error
+        except OSError as error:  # what the processes said is the clue
+            raise AssertionError(f"/notes/: {error!r}\n" + "".join(lines[-60:])) from error
         assert "three short words" in notes, "a note was lost"
         time.sleep(3)  # the web process must outlive the release step, not stop with it
         assert get_home(port) == 200, "".join(lines[-40:])
